@@ -1,0 +1,133 @@
+// The audit chain: each entry carries the SHA-256 of its canonical body and the previous entry's hash, and an
+// Ed25519 signature over its hash (the 32 digest bytes). Any modified, deleted, inserted or reordered entry breaks
+// the seq sequence or the hash links; a rewritten tail fails the signature check at the next checkpoint or the head.
+import { type KeyObject, createHash, sign, verify } from "node:crypto";
+import { z } from "zod";
+import { canonicalJson } from "./canonical.js";
+
+export const GENESIS_HASH = "0".repeat(64);
+/** In checkpoint mode, signatures are verified on every entry whose seq is a multiple of this, and on the head. */
+export const CHECKPOINT_EVERY = 1000;
+
+export interface AuditBody {
+  seq: number;
+  ts: string;
+  actor: string;
+  action: string;
+  details: Record<string, unknown>;
+  prev: string;
+}
+
+export interface AuditEntry extends AuditBody {
+  hash: string;
+  sig: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+}
+
+export const EMPTY_HEAD: ChainHead = { seq: 0, hash: GENESIS_HASH };
+
+const entrySchema = z
+  .object({
+    seq: z.number().int().positive(),
+    ts: z.string(),
+    actor: z.string(),
+    action: z.string(),
+    details: z.record(z.string(), z.unknown()),
+    prev: z.string().regex(/^[0-9a-f]{64}$/),
+    hash: z.string().regex(/^[0-9a-f]{64}$/),
+    sig: z.string().min(1),
+  })
+  .strict();
+
+/** SHA-256 hex of the canonical JSON of the entry body. */
+export function hashBody(body: AuditBody): string {
+  const { seq, ts, actor, action, details, prev } = body;
+  return createHash("sha256").update(canonicalJson({ seq, ts, actor, action, details, prev })).digest("hex");
+}
+
+/** Builds the next signed entry after `head`. */
+export function buildEntry(
+  head: ChainHead,
+  input: { ts: string; actor: string; action: string; details: Record<string, unknown> },
+  privateKey: KeyObject,
+): AuditEntry {
+  const body: AuditBody = { seq: head.seq + 1, ts: input.ts, actor: input.actor, action: input.action, details: input.details, prev: head.hash };
+  const hash = hashBody(body);
+  const sig = sign(null, Buffer.from(hash, "hex"), privateKey).toString("base64");
+  return { ...body, hash, sig };
+}
+
+/** The stored form of an entry: canonical JSON of all eight fields. */
+export function serializeEntry(entry: AuditEntry): string {
+  return canonicalJson(entry);
+}
+
+/** True when `sig` is a valid Ed25519 signature of `hash` by `publicKey`. */
+export function verifySignature(hash: string, sig: string, publicKey: KeyObject): boolean {
+  try {
+    return verify(null, Buffer.from(hash, "hex"), publicKey, Buffer.from(sig, "base64"));
+  } catch {
+    return false;
+  }
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  entries: number;
+  firstBad: number | null;
+  reason: string | null;
+}
+
+/**
+ * Verifies a chain given as its stored strings, in stored order. `full` checks every signature; otherwise the hash
+ * links are checked on every entry and signatures on checkpoints and on the head.
+ */
+export async function verifyChain(
+  lines: AsyncIterable<string> | Iterable<string>,
+  publicKey: KeyObject,
+  opts: { full?: boolean; checkpointEvery?: number } = {},
+): Promise<VerifyResult> {
+  const every = opts.checkpointEvery ?? CHECKPOINT_EVERY;
+  let expectedSeq = 1;
+  let prevHash = GENESIS_HASH;
+  let last: AuditEntry | null = null;
+  let count = 0;
+  const bad = (seq: number, reason: string): VerifyResult => ({ ok: false, entries: count, firstBad: seq, reason });
+
+  for await (const raw of lines) {
+    if (raw.trim() === "") continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      return bad(expectedSeq, `entry at position ${count + 1} is not valid JSON`);
+    }
+    const r = entrySchema.safeParse(parsed);
+    if (!r.success) {
+      const seq = typeof (parsed as { seq?: unknown })?.seq === "number" ? (parsed as { seq: number }).seq : expectedSeq;
+      return bad(seq, `entry at position ${count + 1} is malformed: ${r.error.issues[0]?.path.join(".")} ${r.error.issues[0]?.message}`);
+    }
+    const e = r.data as AuditEntry;
+    count++;
+    if (e.seq !== expectedSeq) {
+      const what = e.seq > expectedSeq ? "missing (deleted?)" : "duplicated or out of order";
+      return bad(Math.min(e.seq, expectedSeq), `expected seq ${expectedSeq} but found ${e.seq}: an entry is ${what}`);
+    }
+    if (e.prev !== prevHash) return bad(e.seq, `seq ${e.seq}: prev does not match the hash of seq ${e.seq - 1} (entry inserted, removed or modified)`);
+    if (hashBody(e) !== e.hash) return bad(e.seq, `seq ${e.seq}: hash does not match its content (entry modified)`);
+    if ((opts.full || e.seq % every === 0) && !verifySignature(e.hash, e.sig, publicKey)) {
+      return bad(e.seq, `seq ${e.seq}: signature is not valid for this public key (entry or chain re-signed)`);
+    }
+    prevHash = e.hash;
+    expectedSeq++;
+    last = e;
+  }
+  if (last && !opts.full && last.seq % every !== 0 && !verifySignature(last.hash, last.sig, publicKey)) {
+    return bad(last.seq, `seq ${last.seq} (head): signature is not valid for this public key (chain rewritten or re-signed)`);
+  }
+  return { ok: true, entries: count, firstBad: null, reason: null };
+}

@@ -1,0 +1,268 @@
+// The audit log: one hash chain in the Redis stream `audit:log` (field `e`, stream id `<seq>-0`), mirrored to the
+// JSONL file AUDIT_FILE. Appends from any number of processes form one chain: the commit is a Lua script that
+// checks the chain head it was built on, so a writer that lost a race rebuilds on the new head and retries.
+import { closeSync, mkdirSync, openSync, readSync, fstatSync, appendFileSync } from "node:fs";
+import { createReadStream } from "node:fs";
+import { dirname } from "node:path";
+import { createInterface } from "node:readline";
+import type { Redis } from "ioredis";
+import type { Logger } from "../log.js";
+import type { Keys } from "../state/keys.js";
+import { type AuditEntry, type ChainHead, EMPTY_HEAD, buildEntry, serializeEntry } from "./chain.js";
+import type { AuditKeys } from "./keyfile.js";
+
+// KEYS[1] = stream. ARGV[1] = seq of the head the batch was built on, ARGV[2] = its hash, ARGV[3..] = entries.
+// Returns {1} when appended, {0, headSeq, headHash} when the head moved (the caller rebuilds and retries).
+const APPEND = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local seq, hash = 0, '${"0".repeat(64)}'
+if #last > 0 then
+  local f = last[1][2]
+  for i = 1, #f, 2 do
+    if f[i] == 'e' then
+      local e = cjson.decode(f[i + 1])
+      seq, hash = e.seq, e.hash
+    end
+  end
+end
+if tostring(seq) ~= ARGV[1] or hash ~= ARGV[2] then return {0, tostring(seq), hash} end
+for i = 3, #ARGV do
+  redis.call('XADD', KEYS[1], tostring(seq + i - 2) .. '-0', 'e', ARGV[i])
+end
+return {1}
+`;
+
+interface Pending {
+  actor: string;
+  action: string;
+  details: Record<string, unknown>;
+  ts: string;
+  resolve: (e: AuditEntry) => void;
+  reject: (err: unknown) => void;
+}
+
+const fileLocks = new Map<string, Promise<void>>();
+
+/** Runs `fn` after every earlier mirror write to the same file in this process. */
+function withFileLock<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
+  const prev = fileLocks.get(file) ?? Promise.resolve();
+  const run = prev.then(fn);
+  fileLocks.set(
+    file,
+    run.then(
+      () => {},
+      () => {},
+    ),
+  );
+  return run;
+}
+
+/** Reads the last complete entry of a JSONL audit file (null when empty or absent). */
+export function readFileHead(file: string): ChainHead | null {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    let window = 64 * 1024;
+    while (true) {
+      const start = Math.max(0, size - window);
+      const buf = Buffer.alloc(size - start);
+      readSync(fd, buf, 0, buf.length, start);
+      const lines = buf.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+      // The first line of a partial window may be cut; only trust it when the window reaches the file start.
+      const usable = start === 0 ? lines : lines.slice(1);
+      const lastLine = usable[usable.length - 1];
+      if (lastLine) {
+        const e = JSON.parse(lastLine) as AuditEntry;
+        return { seq: e.seq, hash: e.hash };
+      }
+      if (start === 0) return null;
+      window *= 4;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export type AuditSource = { kind: "redis"; redis: Redis; keys: Keys } | { kind: "file"; file: string };
+
+/** Streams the stored entries (raw canonical JSON strings) in chain order. */
+export async function* readEntries(source: AuditSource, opts: { fromSeq?: number; pageSize?: number } = {}): AsyncGenerator<string> {
+  if (source.kind === "file") {
+    const rl = createInterface({ input: createReadStream(source.file, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
+    for await (const line of rl) yield line;
+    return;
+  }
+  const page = opts.pageSize ?? 5_000;
+  let start = opts.fromSeq && opts.fromSeq > 1 ? `${opts.fromSeq}-0` : "-";
+  while (true) {
+    const rows = await source.redis.xrange(source.keys.auditLog, start, "+", "COUNT", page);
+    for (const [, fields] of rows) {
+      const i = fields.indexOf("e");
+      yield i >= 0 ? (fields[i + 1] ?? "") : "";
+    }
+    if (rows.length < page) return;
+    start = `(${rows[rows.length - 1]![0]}`;
+  }
+}
+
+/** Reads the last `n` entries. */
+export async function tailEntries(source: AuditSource, n: number): Promise<string[]> {
+  if (source.kind === "redis") {
+    const rows = await source.redis.xrevrange(source.keys.auditLog, "+", "-", "COUNT", n);
+    return rows.reverse().map(([, f]) => f[f.indexOf("e") + 1] ?? "");
+  }
+  const out: string[] = [];
+  for await (const line of readEntries(source)) {
+    if (line.trim() === "") continue;
+    out.push(line);
+    if (out.length > n) out.shift();
+  }
+  return out;
+}
+
+/** What callers append: who did what, with the details that prove it. */
+export interface AuditInput {
+  actor: string;
+  action: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * Appends signed entries. Calls made while a commit is in flight are batched into the next commit (one Lua call,
+ * one signature each), which keeps the order of calls within a process and the throughput high.
+ * Without Redis (`redis: null`, or Redis unreachable), entries are chained onto the audit file alone.
+ */
+export class AuditLog {
+  private head: ChainHead | null = null;
+  private queue: Pending[] = [];
+  private flushing = false;
+  private readonly redis: Redis | null;
+
+  constructor(
+    private readonly deps: { redis: Redis | null; keys: Keys; signer: AuditKeys; file: string; log: Logger },
+  ) {
+    this.redis = deps.redis;
+    if (this.redis) this.redis.defineCommand("tgAuditAppend", { numberOfKeys: 1, lua: APPEND });
+    mkdirSync(dirname(deps.file), { recursive: true, mode: 0o700 });
+  }
+
+  /** Appends one entry and resolves with it once it is committed (Redis) and mirrored (file). */
+  append(input: AuditInput): Promise<AuditEntry> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        actor: input.actor,
+        action: input.action,
+        details: input.details ?? {},
+        ts: new Date().toISOString(),
+        resolve,
+        reject,
+      });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, 256);
+        try {
+          const entries = this.redis ? await this.commitRedis(batch).catch((err) => this.offlineOrThrow(err, batch)) : await this.commitFileOnly(batch);
+          batch.forEach((p, i) => p.resolve(entries[i]!));
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async offlineOrThrow(err: unknown, batch: Pending[]): Promise<AuditEntry[]> {
+    if (!isConnectionError(err)) throw err;
+    this.deps.log.error({ err }, "audit: Redis unreachable, chaining entries onto the local audit file only");
+    this.head = null;
+    return this.commitFileOnly(batch);
+  }
+
+  private build(head: ChainHead, batch: Pending[]): AuditEntry[] {
+    const out: AuditEntry[] = [];
+    let h = head;
+    for (const p of batch) {
+      const e = buildEntry(h, p, this.deps.signer.privateKey);
+      out.push(e);
+      h = { seq: e.seq, hash: e.hash };
+    }
+    return out;
+  }
+
+  private async commitRedis(batch: Pending[]): Promise<AuditEntry[]> {
+    const redis = this.redis as Redis & { tgAuditAppend(...a: string[]): Promise<[number, string?, string?]> };
+    let head = this.head ?? (await this.readRedisHead());
+    for (let attempt = 0; ; attempt++) {
+      const entries = this.build(head, batch);
+      const res = await redis.tgAuditAppend(this.deps.keys.auditLog, String(head.seq), head.hash, ...entries.map(serializeEntry));
+      if (res[0] === 1) {
+        const last = entries[entries.length - 1]!;
+        this.head = { seq: last.seq, hash: last.hash };
+        await this.mirror(entries);
+        return entries;
+      }
+      head = { seq: Number(res[1]), hash: String(res[2]) };
+      if (attempt > 1000) throw new Error("audit: could not append after 1000 attempts (chain head keeps moving)");
+    }
+  }
+
+  private async readRedisHead(): Promise<ChainHead> {
+    const rows = await this.redis!.xrevrange(this.deps.keys.auditLog, "+", "-", "COUNT", 1);
+    const f = rows[0]?.[1];
+    if (!f) return EMPTY_HEAD;
+    const e = JSON.parse(f[f.indexOf("e") + 1] ?? "{}") as AuditEntry;
+    return { seq: e.seq, hash: e.hash };
+  }
+
+  private commitFileOnly(batch: Pending[]): Promise<AuditEntry[]> {
+    return withFileLock(this.deps.file, () => {
+      const head = readFileHead(this.deps.file) ?? EMPTY_HEAD;
+      const entries = this.build(head, batch);
+      appendFileSync(this.deps.file, entries.map((e) => `${serializeEntry(e)}\n`).join(""), { mode: 0o600 });
+      return entries;
+    });
+  }
+
+  /** Appends committed entries to the file, filling any gap (entries other processes committed) from Redis. */
+  private mirror(entries: AuditEntry[]): Promise<void> {
+    return withFileLock(this.deps.file, async () => {
+      try {
+        const fileHead = readFileHead(this.deps.file) ?? EMPTY_HEAD;
+        const first = entries[0]!;
+        const lines: string[] = [];
+        if (first.seq > fileHead.seq + 1 && this.redis) {
+          for await (const raw of readEntries({ kind: "redis", redis: this.redis, keys: this.deps.keys }, { fromSeq: fileHead.seq + 1 })) {
+            const seq = (JSON.parse(raw) as AuditEntry).seq;
+            if (seq >= first.seq) break;
+            lines.push(raw);
+          }
+        }
+        for (const e of entries) if (e.seq > fileHead.seq) lines.push(serializeEntry(e));
+        if (lines.length) appendFileSync(this.deps.file, `${lines.join("\n")}\n`, { mode: 0o600 });
+      } catch (err) {
+        // The chain in Redis is the record; a failed mirror is logged loudly but does not fail the operation.
+        this.deps.log.error({ err, file: this.deps.file }, "audit: could not mirror entries to the audit file");
+      }
+    });
+  }
+}
+
+/** True for errors that mean Redis is not reachable (as opposed to a script or data error). */
+export function isConnectionError(err: unknown): boolean {
+  const msg = String((err as Error)?.message ?? err);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection is closed|connect ETIMEDOUT|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue/i.test(
+    msg,
+  );
+}

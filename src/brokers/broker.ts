@@ -1,0 +1,71 @@
+// One interface for every broker the kill switch drives. Quantities and prices are decimal strings (exact, as the
+// brokers send them); arithmetic on them goes through decimal.js, never binary floats.
+
+export type Side = "buy" | "sell";
+
+/** An order that is still working at the broker. */
+export interface OpenOrder {
+  id: string;
+  clientOrderId: string | null;
+  symbol: string;
+  side: Side;
+  /** Ordered quantity (decimal string); null for notional orders. */
+  qty: string | null;
+  filledQty: string;
+  type: string;
+  status: string;
+  limitPrice: string | null;
+  /** Notional of a notional order, or null. */
+  notional: string | null;
+}
+
+/** A position; `qty` is signed (negative = short). */
+export interface Position {
+  symbol: string;
+  qty: string;
+  side: "long" | "short";
+  /** Signed market value in the account currency, when the broker reports it. */
+  marketValue: string | null;
+  avgEntryPrice: string | null;
+}
+
+/** Outcome for one order or position in a bulk call; ids are the broker's own. */
+export interface ItemResult {
+  /** Order id (cancel) or symbol (close). */
+  ref: string;
+  ok: boolean;
+  /** Broker's per-item HTTP status or state, when it sends one. */
+  status?: number | string;
+  /** Broker's id for what it did (e.g. the closing order id). */
+  brokerId?: string;
+  reason?: string;
+}
+
+export interface BulkResult {
+  items: ItemResult[];
+}
+
+/** Context of a kill-switch call: the panic id makes client order ids idempotent; the signal enforces the deadline. */
+export interface CallContext {
+  panicId: string;
+  signal?: AbortSignal;
+}
+
+/** What every broker adapter implements. */
+export interface Broker {
+  readonly name: string;
+  readonly kind: "paper" | "alpaca" | "ccxt";
+  listOpenOrders(ctx?: { signal?: AbortSignal }): Promise<OpenOrder[]>;
+  listPositions(ctx?: { signal?: AbortSignal }): Promise<Position[]>;
+  /** Cancels every open order. */
+  cancelAll(ctx: CallContext): Promise<BulkResult>;
+  /** Closes every position with market (reduce-only where the venue has it) orders. */
+  closeAll(ctx: CallContext): Promise<BulkResult>;
+  close?(): Promise<void>;
+}
+
+/** The client order id the kill switch uses for a closing order: same panic + symbol → same id (idempotent). */
+export function closeClientOrderId(panicId: string, symbol: string): string {
+  const clean = symbol.replace(/[^A-Za-z0-9]/g, "");
+  return `tg-${panicId}-${clean}`.slice(0, 48);
+}

@@ -1,0 +1,284 @@
+// Configuration: environment variables (the contract names below) plus an optional YAML file named by
+// TRADEGUARD_CONFIG. Parsed once at start-up; a bad value stops the process naming the key and what was expected.
+import { readFileSync } from "node:fs";
+import { homedir, userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "./errors.js";
+
+const slackUserId = z.string().min(1);
+const roleList = z.array(z.union([z.literal("*"), slackUserId]));
+
+const paperBroker = z.object({
+  name: z.string().regex(/^[a-z0-9_-]+$/i),
+  kind: z.literal("paper"),
+  /** Simulated latency of every call, for drills and benchmarks. */
+  latency_ms: z.number().int().min(0).max(60_000).default(0),
+});
+
+const alpacaBroker = z.object({
+  name: z.string().regex(/^[a-z0-9_-]+$/i),
+  kind: z.literal("alpaca"),
+  base_url: z.url().default("https://paper-api.alpaca.markets"),
+  key_id_env: z.string().default("APCA_API_KEY_ID"),
+  secret_key_env: z.string().default("APCA_API_SECRET_KEY"),
+});
+
+const ccxtBroker = z.object({
+  name: z.string().regex(/^[a-z0-9_-]+$/i),
+  kind: z.literal("ccxt"),
+  /** ccxt exchange id, e.g. "binanceusdm", "bybit", "okx". */
+  exchange: z.string().min(1),
+  api_key_env: z.string().optional(),
+  secret_env: z.string().optional(),
+  password_env: z.string().optional(),
+  sandbox: z.boolean().default(false),
+  /** Extra ccxt constructor options (e.g. defaultType). */
+  options: z.record(z.string(), z.unknown()).default({}),
+  /** Symbols to cancel on when the exchange cannot cancel all symbols at once. */
+  symbols: z.array(z.string()).default([]),
+});
+
+export const brokerConfigSchema = z.discriminatedUnion("kind", [paperBroker, alpacaBroker, ccxtBroker]);
+export type BrokerConfig = z.infer<typeof brokerConfigSchema>;
+
+const yamlSchema = z
+  .object({
+    roles: z
+      .object({
+        panic: roleList.optional(),
+        clear: roleList.optional(),
+        approve: roleList.optional(),
+        rotate: roleList.optional(),
+      })
+      .strict()
+      .default({}),
+    brokers: z.array(brokerConfigSchema).default([]),
+    approvals: z.object({ clear: z.number().int().min(1).max(10).default(1) }).strict().default({ clear: 1 }),
+    resume: z
+      .object({
+        soak_minutes: z.number().min(0).max(24 * 60).default(5),
+        request_ttl_minutes: z.number().positive().max(24 * 60).default(15),
+      })
+      .strict()
+      .default({ soak_minutes: 5, request_ttl_minutes: 15 }),
+    panic: z
+      .object({
+        /** Total deadline for the broker work of one panic. */
+        deadline_ms: z.number().int().min(1000).max(600_000).default(30_000),
+        /** Per-call timeout for broker HTTP requests. */
+        call_timeout_ms: z.number().int().min(100).max(120_000).default(5_000),
+        snapshot_dir: z.string().optional(),
+        s3: z
+          .object({
+            bucket: z.string().min(1),
+            prefix: z.string().default("tradeguard/snapshots/"),
+            region: z.string().default("us-east-1"),
+            endpoint: z.url().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .default({ deadline_ms: 30_000, call_timeout_ms: 5_000 }),
+    runbook_url: z.url().optional(),
+    guards: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+
+const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+const envSchema = z.object({
+  TRADEGUARD_CONFIG: z.string().optional(),
+  TRADEGUARD_HOME: z.string().optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, "a redis:// or rediss:// URL")
+    .default("redis://127.0.0.1:6379"),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_.-]*$/, "letters, digits and : _ . - only")
+    .default(""),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, "a bot token starting with xoxb-").optional(),
+  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, "an app-level token starting with xapp-").optional(),
+  SLACK_API_URL: z.url().optional(),
+  SLACK_ALERT_CHANNEL: z.string().min(1).optional(),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  AUDIT_KEY_FILE: z.string().min(1).optional(),
+  AUDIT_FILE: z.string().min(1).optional(),
+  LOG_LEVEL: logLevel.default("info"),
+  APCA_API_KEY_ID: z.string().min(1).optional(),
+  APCA_API_SECRET_KEY: z.string().min(1).optional(),
+  APCA_API_BASE_URL: z.url().optional(),
+});
+
+export type Role = "panic" | "clear" | "approve" | "rotate";
+
+/** The parsed, validated configuration every module receives from the composition root. */
+export interface Config {
+  mode: "local" | "slack-http" | "slack-socket";
+  home: string;
+  redis: { url: string; prefix: string };
+  slack: {
+    signingSecret?: string;
+    botToken?: string;
+    appToken?: string;
+    apiUrl?: string;
+    alertChannel?: string;
+  };
+  http: { host: string; port: number };
+  audit: { keyFile: string; file: string };
+  logLevel: z.infer<typeof logLevel>;
+  roles: Record<Role, string[]>;
+  brokers: BrokerConfig[];
+  approvals: { clear: number };
+  resume: { soakMinutes: number; requestTtlMinutes: number };
+  panic: {
+    deadlineMs: number;
+    callTimeoutMs: number;
+    snapshotDir: string;
+    s3?: { bucket: string; prefix: string; region: string; endpoint?: string };
+  };
+  runbookUrl?: string;
+  guards: Record<string, unknown>;
+  /** Secrets read from env for the brokers (kept out of the YAML). */
+  env: Record<string, string | undefined>;
+}
+
+function formatIssues(source: string, error: z.ZodError): string {
+  return error.issues
+    .map((i) => {
+      const key = i.path.length ? i.path.join(".") : "(root)";
+      return `${source} ${key}: ${i.message}`;
+    })
+    .join("\n");
+}
+
+/** Parses env (+ the YAML file it names) into a Config, or throws ConfigError naming every bad key. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const envResult = envSchema.safeParse(clean);
+  if (!envResult.success) throw new ConfigError(`invalid configuration:\n${formatIssues("env", envResult.error)}`);
+  const e = envResult.data;
+
+  let raw: unknown = {};
+  if (e.TRADEGUARD_CONFIG) {
+    let text: string;
+    try {
+      text = readFileSync(e.TRADEGUARD_CONFIG, "utf8");
+    } catch (err) {
+      throw new ConfigError(`TRADEGUARD_CONFIG: cannot read ${e.TRADEGUARD_CONFIG}: ${(err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`TRADEGUARD_CONFIG: ${e.TRADEGUARD_CONFIG} is not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  const yamlResult = yamlSchema.safeParse(raw);
+  if (!yamlResult.success) {
+    throw new ConfigError(`invalid configuration:\n${formatIssues(e.TRADEGUARD_CONFIG ?? "yaml", yamlResult.error)}`);
+  }
+  const y = yamlResult.data;
+
+  let mode: Config["mode"] = "local";
+  if (e.SLACK_BOT_TOKEN) {
+    if (e.SLACK_APP_TOKEN) mode = "slack-socket";
+    else if (e.SLACK_SIGNING_SECRET) mode = "slack-http";
+    else throw new ConfigError("env SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)");
+  } else if (e.SLACK_APP_TOKEN) {
+    throw new ConfigError("env SLACK_BOT_TOKEN: required when SLACK_APP_TOKEN is set");
+  }
+
+  // Local mode: whoever has a shell on this machine is trusted; in Slack mode only panic is open by default.
+  const openByDefault = mode === "local" ? ["*"] : [];
+  const roles: Record<Role, string[]> = {
+    panic: y.roles.panic ?? ["*"],
+    clear: y.roles.clear ?? openByDefault,
+    approve: y.roles.approve ?? openByDefault,
+    rotate: y.roles.rotate ?? openByDefault,
+  };
+
+  const brokers: BrokerConfig[] = [...y.brokers];
+  if (e.APCA_API_KEY_ID || e.APCA_API_SECRET_KEY || e.APCA_API_BASE_URL) {
+    if (!e.APCA_API_KEY_ID || !e.APCA_API_SECRET_KEY) {
+      throw new ConfigError("env APCA_API_KEY_ID / APCA_API_SECRET_KEY: both are required to add the alpaca broker");
+    }
+    if (brokers.some((b) => b.name === "alpaca")) {
+      throw new ConfigError("brokers: a broker named alpaca is configured in YAML and by APCA_* env; keep one");
+    }
+    brokers.push({
+      name: "alpaca",
+      kind: "alpaca",
+      base_url: e.APCA_API_BASE_URL ?? "https://paper-api.alpaca.markets",
+      key_id_env: "APCA_API_KEY_ID",
+      secret_key_env: "APCA_API_SECRET_KEY",
+    });
+  }
+  if (brokers.length === 0) brokers.push({ name: "paper", kind: "paper", latency_ms: 0 });
+  const names = new Set<string>();
+  for (const b of brokers) {
+    if (names.has(b.name)) throw new ConfigError(`brokers: duplicate broker name ${b.name}`);
+    names.add(b.name);
+  }
+
+  const home = resolve(e.TRADEGUARD_HOME ?? join(homedir(), ".tradeguard"));
+  return {
+    mode,
+    home,
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    slack: {
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      botToken: e.SLACK_BOT_TOKEN,
+      appToken: e.SLACK_APP_TOKEN,
+      apiUrl: e.SLACK_API_URL,
+      alertChannel: e.SLACK_ALERT_CHANNEL,
+    },
+    http: { host: e.HOST, port: e.PORT },
+    audit: {
+      keyFile: resolve(e.AUDIT_KEY_FILE ?? join(home, "audit-key.pem")),
+      file: resolve(e.AUDIT_FILE ?? join(home, "audit.jsonl")),
+    },
+    logLevel: e.LOG_LEVEL,
+    roles,
+    brokers,
+    approvals: { clear: y.approvals.clear },
+    resume: { soakMinutes: y.resume.soak_minutes, requestTtlMinutes: y.resume.request_ttl_minutes },
+    panic: {
+      deadlineMs: y.panic.deadline_ms,
+      callTimeoutMs: y.panic.call_timeout_ms,
+      snapshotDir: resolve(y.panic.snapshot_dir ?? join(home, "snapshots")),
+      s3: y.panic.s3,
+    },
+    runbookUrl: y.runbook_url,
+    guards: y.guards,
+    env: clean,
+  };
+}
+
+/** A copy of the config safe to log or print: no secret values. */
+export function redactedConfig(c: Config): Record<string, unknown> {
+  const mask = (v?: string) => (v ? "[redacted]" : undefined);
+  return {
+    ...c,
+    slack: { ...c.slack, signingSecret: mask(c.slack.signingSecret), botToken: mask(c.slack.botToken), appToken: mask(c.slack.appToken) },
+    redis: { ...c.redis, url: c.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") },
+    env: undefined,
+  };
+}
+
+/** The identity of a CLI user in the audit log and role checks. */
+export function cliActor(): string {
+  let name = process.env.SUDO_USER || process.env.USER;
+  if (!name) {
+    try {
+      name = userInfo().username;
+    } catch {
+      name = "unknown";
+    }
+  }
+  return `cli:${name}`;
+}

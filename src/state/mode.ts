@@ -1,0 +1,126 @@
+// The mode machine: `mode` + `mode:meta` change together with a PUBLISH on the mode channel, in one Lua script,
+// so a trading process never sees a mode without its reason and never misses the change.
+import type { Redis } from "ioredis";
+import { z } from "zod";
+import { type Keys, type Mode, isMode } from "./keys.js";
+
+/** Published on `<prefix>mode` on every change. */
+export interface ModeEvent {
+  mode: Mode;
+  reason: string;
+  actor: string;
+  ts: string;
+}
+
+export interface ModeState {
+  mode: Mode;
+  reason: string | null;
+  actor: string | null;
+  since: string | null;
+  panicId: string | null;
+  /** Set when Redis held something that is not a mode: reported, treated as halt by readers that must fail safe. */
+  invalid?: string;
+}
+
+// KEYS: mode, mode:meta. ARGV: mode, reason, actor, since, panic_id, channel, payload, allowed-from (csv or "").
+// Returns {1, previous} on change, {0, current} when the current mode is not one the change is allowed from.
+const SET_MODE = `
+local cur = redis.call('GET', KEYS[1])
+if ARGV[8] ~= '' then
+  local ok = false
+  for m in string.gmatch(ARGV[8], '[^,]+') do
+    if m == cur or (m == 'active' and cur == false) then ok = true end
+  end
+  if not ok then return {0, cur or ''} end
+end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'reason', ARGV[2], 'actor', ARGV[3], 'since', ARGV[4], 'panic_id', ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return {1, cur or ''}
+`;
+
+const metaSchema = z
+  .object({
+    reason: z.string().optional(),
+    actor: z.string().optional(),
+    since: z.string().optional(),
+    panic_id: z.string().optional(),
+  })
+  .passthrough();
+
+/** Reads and changes the trading mode. */
+export class ModeStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {
+    redis.defineCommand("tgSetMode", { numberOfKeys: 2, lua: SET_MODE });
+  }
+
+  /** The current mode with its meta; an absent key means `active` (nothing has ever halted trading). */
+  async get(): Promise<ModeState> {
+    const [[e1, mode], [e2, meta]] = (await this.redis
+      .multi()
+      .get(this.keys.mode)
+      .hgetall(this.keys.modeMeta)
+      .exec()) as [[Error | null, string | null], [Error | null, Record<string, string>]];
+    if (e1) throw e1;
+    if (e2) throw e2;
+    const m = metaSchema.safeParse(meta ?? {});
+    const md = m.success ? m.data : {};
+    const base = {
+      reason: md.reason || null,
+      actor: md.actor || null,
+      since: md.since || null,
+      panicId: md.panic_id || null,
+    };
+    if (mode === null) return { mode: "active", ...base };
+    if (!isMode(mode)) return { mode: "halt", ...base, invalid: `mode key holds ${JSON.stringify(mode)}` };
+    return { mode, ...base };
+  }
+
+  /**
+   * Changes the mode atomically and publishes the change. With `from`, the change only happens when the current
+   * mode is one of those (compare-and-set); returns whether it changed and the mode before.
+   */
+  async set(
+    mode: Mode,
+    meta: { reason: string; actor: string; panicId?: string; now?: Date },
+    from?: Mode[],
+  ): Promise<{ changed: boolean; previous: Mode | null; event: ModeEvent }> {
+    const ts = (meta.now ?? new Date()).toISOString();
+    const event: ModeEvent = { mode, reason: meta.reason, actor: meta.actor, ts };
+    const res = (await (this.redis as unknown as RedisWithScripts).tgSetMode(
+      this.keys.mode,
+      this.keys.modeMeta,
+      mode,
+      meta.reason,
+      meta.actor,
+      ts,
+      meta.panicId ?? "",
+      this.keys.modeChannel,
+      JSON.stringify(event),
+      from ? from.join(",") : "",
+    )) as [number, string];
+    const prev = res[1] === "" ? null : isMode(res[1]) ? res[1] : null;
+    return { changed: res[0] === 1, previous: prev, event };
+  }
+}
+
+interface RedisWithScripts {
+  tgSetMode(...args: (string | number)[]): Promise<unknown>;
+}
+
+/** Parses a message from the mode channel; null when it is not a valid ModeEvent. */
+export function parseModeEvent(message: string): ModeEvent | null {
+  try {
+    const v = JSON.parse(message) as Partial<ModeEvent>;
+    if (isMode(v.mode) && typeof v.ts === "string") {
+      return { mode: v.mode, reason: String(v.reason ?? ""), actor: String(v.actor ?? ""), ts: v.ts };
+    }
+  } catch {
+    // not JSON: ignored below
+  }
+  return null;
+}
