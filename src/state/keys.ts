@@ -27,9 +27,11 @@ export function createKeys(prefix: string) {
     panicActive: k("panic:active"),
     /** The id of the most recent panic (its report is shown by /status and /clear). */
     panicLast: k("panic:last"),
-    /** JSON of one resume (clear) request. */
+    /** Hash of one resume (clear) request. */
     clearRequest: (id: string) => k(`clear:request:${id}`),
-    /** The id of the open clear request (at most one at a time). */
+    /** Set of the user ids that approved one clear request. */
+    clearApprovals: (id: string) => k(`clear:request:${id}:approvals`),
+    /** The id of the pending clear request (at most one; expires with the request). */
     clearActive: k("clear:active"),
     /** When the reduce_only soak after an approved clear ends (JSON {request_id, until}). */
     resumeSoak: k("resume:soak"),

@@ -1,0 +1,27 @@
+// Builds the configured broker adapters (paper by default).
+import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
+import type { Keys } from "../state/keys.js";
+import { alpacaFromConfig } from "./alpaca.js";
+import type { Broker } from "./broker.js";
+import { ccxtFromConfig } from "./ccxt.js";
+import { PaperBroker } from "./paper.js";
+
+/** One adapter per configured broker. The paper broker needs Redis; without it (Redis down) it is left out. */
+export function createBrokers(config: Config, redis: Redis | null, keys: Keys): Broker[] {
+  const out: Broker[] = [];
+  for (const b of config.brokers) {
+    switch (b.kind) {
+      case "paper":
+        if (redis) out.push(new PaperBroker(b.name, redis, keys, b.latency_ms));
+        break;
+      case "alpaca":
+        out.push(alpacaFromConfig(b, config.env, config.panic.callTimeoutMs));
+        break;
+      case "ccxt":
+        out.push(ccxtFromConfig(b, config.env, config.panic.callTimeoutMs));
+        break;
+    }
+  }
+  return out;
+}

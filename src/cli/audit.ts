@@ -1,0 +1,104 @@
+// tradeguard audit verify | pubkey | tail
+import type { Command } from "commander";
+import { verifyChain } from "../audit/chain.js";
+import { loadAuditKey, loadPublicKey } from "../audit/keyfile.js";
+import { type AuditSource, readEntries, tailEntries } from "../audit/log.js";
+import { ConfigError } from "../errors.js";
+import { createKeys } from "../state/keys.js";
+import { createRedis, redisReachable } from "../state/redis.js";
+import { CliExit, EXIT, cliConfig, printJson } from "./context.js";
+
+async function source(file: string | undefined): Promise<{ src: AuditSource; close: () => void }> {
+  if (file) return { src: { kind: "file", file }, close: () => {} };
+  const config = cliConfig();
+  const redis = createRedis(config.redis.url, { interactive: true, name: "tradeguard-cli" });
+  if (!(await redisReachable(redis, 2_000))) {
+    redis.disconnect();
+    throw new CliExit(EXIT.unavailable, `Redis is unreachable; verify the local audit file instead: --file ${config.audit.file}`);
+  }
+  return { src: { kind: "redis", redis, keys: createKeys(config.redis.prefix) }, close: () => redis.disconnect() };
+}
+
+function publicKey(pubkeyFile: string | undefined) {
+  if (pubkeyFile) return loadPublicKey(pubkeyFile);
+  const config = cliConfig();
+  try {
+    return loadAuditKey(config.audit.keyFile, { create: false }).publicKey;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliExit(EXIT.usage, `${err.userMessage} (or pass --pubkey FILE)`);
+    throw err;
+  }
+}
+
+/** Registers the audit command group. */
+export function registerAudit(program: Command): void {
+  const audit = program.command("audit").description("the signed, hash-chained audit log");
+
+  audit
+    .command("verify")
+    .description("verify the chain (Redis stream by default, or a JSONL file)")
+    .option("--pubkey <file>", "Ed25519 public key PEM (default: derived from AUDIT_KEY_FILE)")
+    .option("--file <path>", "verify a JSONL audit file instead of Redis")
+    .option("--full", "verify every signature (default: hash links on every entry, signatures on checkpoints and the head)")
+    .option("--json", "print the result as JSON")
+    .action(async (opts: { pubkey?: string; file?: string; full?: boolean; json?: boolean }) => {
+      const key = publicKey(opts.pubkey);
+      const { src, close } = await source(opts.file);
+      try {
+        const started = Date.now();
+        const result = await verifyChain(readEntries(src), key, { full: opts.full });
+        if (opts.json) printJson(result);
+        else {
+          process.stdout.write(
+            result.ok
+              ? `OK: ${result.entries} entries verified (${opts.full ? "every signature" : "hash chain + checkpoint/head signatures"}) in ${Date.now() - started} ms\n`
+              : `TAMPERED: first bad entry seq ${result.firstBad}: ${result.reason}\n`,
+          );
+        }
+        if (!result.ok) throw new CliExit(EXIT.failed);
+      } finally {
+        close();
+      }
+    });
+
+  audit
+    .command("pubkey")
+    .description("print the audit public key (PEM)")
+    .action(() => {
+      const config = cliConfig();
+      try {
+        process.stdout.write(loadAuditKey(config.audit.keyFile, { create: false }).publicPem);
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
+        throw err;
+      }
+    });
+
+  audit
+    .command("tail")
+    .description("print the last entries")
+    .option("-n <count>", "how many", "20")
+    .option("--file <path>", "read a JSONL audit file instead of Redis")
+    .option("--json", "one JSON entry per line (default: readable lines)")
+    .action(async (opts: { n: string; file?: string; json?: boolean }) => {
+      const n = Number(opts.n);
+      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new CliExit(EXIT.usage, "-n must be an integer from 1 to 100000");
+      const { src, close } = await source(opts.file);
+      try {
+        for (const raw of await tailEntries(src, n)) {
+          if (opts.json) {
+            process.stdout.write(`${raw}\n`);
+            continue;
+          }
+          try {
+            const e = JSON.parse(raw) as { seq: number; ts: string; actor: string; action: string; details: unknown };
+            process.stdout.write(`#${e.seq} ${e.ts} ${e.actor} ${e.action} ${JSON.stringify(e.details)}\n`);
+          } catch {
+            process.stdout.write(`(unparseable entry) ${raw.slice(0, 200)}\n`);
+          }
+        }
+      } finally {
+        close();
+      }
+    });
+}

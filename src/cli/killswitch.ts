@@ -1,0 +1,96 @@
+// tradeguard panic | clear | approve | reject — the kill switch from a shell, through the same operations as Slack.
+import { createInterface } from "node:readline/promises";
+import type { Command } from "commander";
+import { cliActor } from "../config.js";
+import { reportText } from "../ops/panic-report.js";
+import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+
+async function confirmOnTty(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(question);
+    return answer.trim() === "HALT";
+  } finally {
+    rl.close();
+  }
+}
+
+/** Registers panic, clear, approve and reject. */
+export function registerKillSwitch(program: Command): void {
+  program
+    .command("panic")
+    .description("HALT trading: set mode=halt, cancel every order and flatten every position on every broker, verify")
+    .requiredOption("--reason <reason>", "why (recorded in the audit log and the alert)")
+    .option("--yes", "do not ask for confirmation")
+    .option("--json", "print the report as JSON")
+    .action(async (opts: { reason: string; yes?: boolean; json?: boolean }) => {
+      const actor = cliActor();
+      await withRuntime(async (rt) => {
+        await rt.ops.authorize(actor, "panic", "panic");
+        if (!opts.yes) {
+          if (!process.stdin.isTTY) throw new CliExit(EXIT.usage, "not a terminal: pass --yes to confirm the panic");
+          const radius = await rt.ops.blastRadius();
+          for (const b of radius.brokers) {
+            process.stderr.write(`  ${b.broker} (${b.kind}): ${b.openOrders} open orders, ${b.positions} positions, gross ${b.grossNotional}${b.error ? ` [could not read: ${b.error}]` : ""}\n`);
+          }
+          if (!(await confirmOnTty("Type HALT to halt trading and flatten everything: "))) throw new CliExit(EXIT.failed, "not confirmed; nothing was changed");
+        }
+        if (rt.redisUp) await rt.ops.panic.requested(actor, opts.reason);
+        const { report, joined } = await rt.ops.panic.halt({ actor, reason: opts.reason });
+        if (opts.json) printJson({ ...report, joined });
+        else process.stdout.write(`${joined ? "(joined the panic already running)\n" : ""}${reportText(report)}\n`);
+        if (report.haltFlag === "not_set") {
+          process.stderr.write("\n!!! REDIS WAS UNREACHABLE: THE HALT FLAG IS NOT SET. Trading processes may keep trading. Audit entries are in the local audit file. !!!\n");
+          throw new CliExit(EXIT.unavailable);
+        }
+        if (report.status !== "HALT-VERIFIED") throw new CliExit(EXIT.failed);
+      });
+    });
+
+  program
+    .command("clear")
+    .description("ask to resume trading (needs approval from someone else)")
+    .requiredOption("--reason <reason>", "why trading may resume")
+    .option("--json", "print the request as JSON")
+    .action(async (opts: { reason: string; json?: boolean }) => {
+      await withRuntime(async (rt) => {
+        requireRedis(rt, "clear");
+        const req = await rt.ops.resume.request(cliActor(), opts.reason);
+        if (opts.json) printJson(req);
+        else process.stdout.write(`Clear request ${req.id} created; it needs ${req.needed} approval(s) from someone other than ${req.requester}: tradeguard approve ${req.id}\n`);
+      });
+    });
+
+  program
+    .command("approve <requestId>")
+    .description("approve a clear request")
+    .option("--json", "print the outcome as JSON")
+    .option("--wait", "stay until the soak ends and trading is active")
+    .action(async (requestId: string, opts: { json?: boolean; wait?: boolean }) => {
+      await withRuntime(async (rt) => {
+        requireRedis(rt, "approve");
+        const res = await rt.ops.resume.approve(cliActor(), requestId);
+        if (opts.json) printJson(res);
+        else if (res.outcome === "recorded") process.stdout.write(`Approval recorded (${res.request.approvals.length}/${res.request.needed}).\n`);
+        else process.stdout.write(`Approved: trading is reduce-only until ${res.soakUntil}, then active.\n`);
+        if (opts.wait && res.outcome === "approved") {
+          while ((await rt.mode.get()).mode === "reduce_only") {
+            await rt.ops.resume.soakTick();
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+          process.stdout.write(`Mode is now ${(await rt.mode.get()).mode}.\n`);
+        }
+      });
+    });
+
+  program
+    .command("reject <requestId>")
+    .description("reject (or, as its requester, withdraw) a clear request")
+    .action(async (requestId: string) => {
+      await withRuntime(async (rt) => {
+        requireRedis(rt, "reject");
+        const req = await rt.ops.resume.reject(cliActor(), requestId);
+        process.stdout.write(`Clear request ${req.id} is ${req.state}.\n`);
+      });
+    });
+}

@@ -1,0 +1,33 @@
+// The tradeguard command line. Every command calls the same operations as the Slack handlers.
+import { Command, CommanderError } from "commander";
+import { registerAudit } from "./audit.js";
+import { reportCliError } from "./context.js";
+import { registerKillSwitch } from "./killswitch.js";
+import { registerPaper } from "./paper.js";
+import { registerStart } from "./start.js";
+import { registerStatus } from "./status.js";
+
+/** Builds the commander program. */
+export function buildProgram(): Command {
+  const program = new Command("tradeguard")
+    .description("operational safety layer of the trading desk: halt, resume, status, audit")
+    .exitOverride()
+    .showHelpAfterError();
+  registerStart(program);
+  registerStatus(program);
+  registerKillSwitch(program);
+  registerAudit(program);
+  registerPaper(program);
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code. */
+export async function run(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    return reportCliError(err);
+  }
+}

@@ -1,0 +1,43 @@
+// tradeguard start — the bot.
+import type { Command } from "commander";
+import { startBot } from "../bot/app.js";
+import { redactedConfig } from "../config.js";
+import { ConfigError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { createRuntime } from "../main.js";
+import { createNotifier } from "../notify-factory.js";
+import { CliExit, EXIT, cliConfig } from "./context.js";
+
+/** Registers start. */
+export function registerStart(program: Command): void {
+  program
+    .command("start")
+    .description("start the bot (Slack HTTP, Socket Mode, or local mode without Slack tokens)")
+    .action(async () => {
+      const config = cliConfig();
+      const log = createLogger({ level: config.logLevel, pretty: config.mode === "local" || Boolean(process.stdout.isTTY) });
+      log.info({ config: redactedConfig(config) }, "configuration");
+      let rt: Awaited<ReturnType<typeof createRuntime>>;
+      try {
+        rt = await createRuntime(config, { log, notifier: createNotifier(config, log) });
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
+        throw err;
+      }
+      if (!rt.redisUp) log.warn("Redis is unreachable at start-up; the bot keeps retrying and /healthz answers 503 until it is back");
+      if (config.mode === "local") {
+        log.info(`local mode: no Slack tokens. Alerts print here; drive it with the CLI (npx tradeguard status). Audit key: ${config.audit.keyFile}`);
+      }
+      const bot = await startBot(rt);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          log.info(`${sig}: stopping`);
+          resolve();
+        };
+        process.once("SIGINT", () => stop("SIGINT"));
+        process.once("SIGTERM", () => stop("SIGTERM"));
+      });
+      await bot.stop();
+      await rt.close();
+    });
+}

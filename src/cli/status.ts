@@ -1,0 +1,28 @@
+// tradeguard status
+import type { Command } from "commander";
+import { reportText } from "../ops/panic-report.js";
+import { printJson, requireRedis, withRuntime } from "./context.js";
+
+/** Registers status. */
+export function registerStatus(program: Command): void {
+  program
+    .command("status")
+    .description("trading mode, reason, since, last panic report")
+    .option("--json", "print as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      await withRuntime(async (rt) => {
+        requireRedis(rt, "status");
+        const s = await rt.ops.status();
+        if (opts.json) return printJson(s);
+        const lines = [`mode: ${s.mode}${s.invalid ? ` (INVALID VALUE: ${s.invalid})` : ""}`];
+        if (s.since) lines.push(`since: ${s.since} by ${s.actor ?? "?"}`);
+        if (s.reason) lines.push(`reason: ${s.reason}`);
+        if (s.panicRunning) lines.push(`panic running: ${s.panicRunning}`);
+        if (s.soakUntil) lines.push(`reduce-only soak until: ${s.soakUntil}`);
+        if (s.clearRequest) lines.push(`clear request ${s.clearRequest.id} by ${s.clearRequest.requester}: ${s.clearRequest.approvals.length} approval(s), expires ${s.clearRequest.expiresAt}`);
+        lines.push(`brokers: ${s.brokers.map((b) => `${b.name} (${b.kind})`).join(", ")}`);
+        if (s.lastPanic) lines.push("", "last panic:", reportText(s.lastPanic));
+        process.stdout.write(`${lines.join("\n")}\n`);
+      });
+    });
+}

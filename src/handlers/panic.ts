@@ -1,0 +1,44 @@
+// /panic [reason]: ephemeral confirmation with the live blast radius; the danger button halts and the message then
+// follows the panic to its HALT-VERIFIED / HALT-PARTIAL report.
+import type { App } from "@slack/bolt";
+import { ids } from "../bot/ids.js";
+import { panicReportView, panicConfirmView } from "../bot/views/panic.js";
+import type { Runtime } from "../main.js";
+import type { PanicReport } from "../ops/panic-report.js";
+
+/** Registers /panic and its buttons. */
+export function register(app: App, rt: Runtime): void {
+  app.command("/panic", async ({ command, ack, respond }) => {
+    await ack({ response_type: "ephemeral", text: ":hourglass: Reading the blast radius from every broker…" });
+    const reason = command.text.trim() || "no reason given";
+    const radius = await rt.ops.blastRadius();
+    await rt.ops.panic.requested(command.user_id, reason, radius);
+    await respond({ response_type: "ephemeral", replace_original: true, ...panicConfirmView(radius, reason) });
+  });
+
+  app.action(ids.panicConfirm, async ({ ack, body, action, respond }) => {
+    await ack();
+    const value = "value" in action && typeof action.value === "string" ? action.value : "{}";
+    let reason = "no reason given";
+    try {
+      reason = String((JSON.parse(value) as { reason?: unknown }).reason ?? reason);
+    } catch {
+      // a malformed button value keeps the default reason; the halt must not depend on it
+    }
+    let lastSent = 0;
+    const progress = (r: PanicReport) => {
+      const now = Date.now();
+      if (r.status === "RUNNING" && now - lastSent < 1000) return;
+      lastSent = now;
+      void respond({ replace_original: true, ...panicReportView(r, rt.config.runbookUrl) }).catch((err) => rt.log.warn({ err }, "panic progress update failed"));
+    };
+    await respond({ replace_original: true, text: ":rotating_light: HALT set. Cancelling and flattening every broker…" });
+    const { report } = await rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
+    await respond({ replace_original: true, ...panicReportView(report, rt.config.runbookUrl) });
+  });
+
+  app.action(ids.panicCancel, async ({ ack, respond }) => {
+    await ack();
+    await respond({ replace_original: true, text: "Panic cancelled. Nothing was changed." });
+  });
+}

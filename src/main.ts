@@ -1,0 +1,91 @@
+// The composition root: config → logger → Redis → audit → brokers → operations. Nothing else creates clients.
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { AuditLog } from "./audit/log.js";
+import { type AuditKeys, loadAuditKey } from "./audit/keyfile.js";
+import { createBrokers } from "./brokers/index.js";
+import type { Config } from "./config.js";
+import type { Logger } from "./log.js";
+import { type Metrics, createMetrics } from "./metrics.js";
+import { ConsoleNotifier, type Notifier } from "./notify.js";
+import { ClearStore } from "./ops/clear-store.js";
+import type { OpsDeps } from "./ops/deps.js";
+import { type Operations, createOperations } from "./ops/index.js";
+import { PanicStore } from "./ops/panic-store.js";
+import { type Keys, createKeys } from "./state/keys.js";
+import { ModeStore } from "./state/mode.js";
+import { type Redis, createRedis, redisReachable } from "./state/redis.js";
+
+export interface Runtime {
+  config: Config;
+  log: Logger;
+  redis: Redis;
+  redisUp: boolean;
+  keys: Keys;
+  mode: ModeStore;
+  audit: AuditLog;
+  auditKeys: AuditKeys;
+  metrics: Metrics;
+  notifier: Notifier;
+  ops: Operations;
+  instanceId: string;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  log: Logger;
+  /** CLI: give up on Redis fast and carry on without it where the operation allows. */
+  interactive?: boolean;
+  notifier?: Notifier;
+  now?: () => Date;
+}
+
+/** Builds everything an entry point (bot, CLI, test) needs from one parsed config. */
+export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
+  const log = opts.log;
+  const auditKeys = loadAuditKey(config.audit.keyFile, { create: config.mode === "local" });
+  const redis = createRedis(config.redis.url, { interactive: opts.interactive, name: opts.interactive ? "tradeguard-cli" : "tradeguard-bot" });
+  const redisUp = await redisReachable(redis, 2_000);
+  if (!redisUp) log.error({ url: config.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") }, "Redis is unreachable");
+  const keys = createKeys(config.redis.prefix);
+  const metrics = createMetrics();
+  const audit = new AuditLog({ redis: redisUp ? redis : null, keys, signer: auditKeys, file: config.audit.file, log });
+  const notifier = opts.notifier ?? new ConsoleNotifier();
+  const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  const mode = new ModeStore(redis, keys);
+  const deps: OpsDeps = {
+    config,
+    log,
+    redis,
+    redisUp,
+    keys,
+    mode,
+    audit,
+    brokers: createBrokers(config, redisUp ? redis : null, keys),
+    metrics,
+    notifier,
+    panicStore: new PanicStore(redis, keys),
+    clearStore: new ClearStore(redis, keys),
+    instanceId,
+    now: opts.now ?? (() => new Date()),
+  };
+  const ops = createOperations(deps);
+  return {
+    config,
+    log,
+    redis,
+    redisUp,
+    keys,
+    mode,
+    audit,
+    auditKeys,
+    metrics,
+    notifier,
+    ops,
+    instanceId,
+    async close() {
+      await Promise.all(deps.brokers.map((b) => b.close?.().catch(() => {})));
+      redis.disconnect();
+    },
+  };
+}

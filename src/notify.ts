@@ -1,0 +1,48 @@
+// Where announcements go: the Slack alert channel, or the console in local mode. Operations and jobs depend on this
+// interface only, never on Slack.
+import type { webApi } from "@slack/bolt";
+import type { Logger } from "./log.js";
+
+/** A message for people: `text` is the plain fallback; `blocks` the Block Kit rendering. */
+export interface Announcement {
+  text: string;
+  blocks?: unknown[];
+  severity?: "info" | "warn" | "critical";
+}
+
+export interface Notifier {
+  /** Posts to the alert channel; resolves with a reference to the posted message (or null on the console). */
+  announce(msg: Announcement): Promise<{ channel: string; ts: string } | null>;
+}
+
+/** Prints announcements readably (local mode, or Slack unavailable). */
+export class ConsoleNotifier implements Notifier {
+  constructor(private readonly out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)) {}
+
+  async announce(msg: Announcement) {
+    const icon = msg.severity === "critical" ? "🛑" : msg.severity === "warn" ? "⚠️ " : "ℹ️ ";
+    const bar = "─".repeat(72);
+    this.out(`${bar}\n${icon} ${msg.text}\n${bar}`);
+    return null;
+  }
+}
+
+/** Posts to the configured Slack channel; falls back to the console (and logs) when Slack refuses or is down. */
+export class SlackNotifier implements Notifier {
+  constructor(
+    private readonly client: webApi.WebClient,
+    private readonly channel: string,
+    private readonly log: Logger,
+    private readonly fallback: Notifier = new ConsoleNotifier(),
+  ) {}
+
+  async announce(msg: Announcement) {
+    try {
+      const res = await this.client.chat.postMessage({ channel: this.channel, text: msg.text, blocks: msg.blocks as never, unfurl_links: false });
+      return { channel: String(res.channel ?? this.channel), ts: String(res.ts ?? "") };
+    } catch (err) {
+      this.log.error({ err, channel: this.channel }, "could not post to the Slack alert channel; printing instead");
+      return this.fallback.announce(msg);
+    }
+  }
+}

@@ -1,0 +1,125 @@
+// Resuming after a halt: a clear request needs approvals from distinct people in the `approve` role, none of them
+// the requester; the last approval moves halt → reduce_only (atomically, see ClearStore), and after the soak the
+// mode goes to active. A panic during the soak wins: it sets halt and the soak's compare-and-set then does nothing.
+import { randomBytes } from "node:crypto";
+import { NotAuthorizedError, NotFoundError, UserInputError } from "../errors.js";
+import type { ModeEvent } from "../state/mode.js";
+import type { ClearRequest } from "./clear-store.js";
+import { type OpsDeps, audit } from "./deps.js";
+import { authorize } from "./roles.js";
+
+export interface ApproveResult {
+  request: ClearRequest;
+  /** "approved": the mode moved to reduce_only; "recorded": more approvals are needed. */
+  outcome: "approved" | "recorded";
+  soakUntil: string | null;
+}
+
+/** Resume operations, shared by Slack, the CLI and the bot's soak timer. */
+export class ResumeOperation {
+  constructor(private readonly deps: OpsDeps) {}
+
+  /** Opens a clear request (role `clear`). */
+  async request(actor: string, reason: string): Promise<ClearRequest> {
+    const d = this.deps;
+    await authorize(d, actor, "clear", "clear.request");
+    const why = reason.trim();
+    if (!why) throw new UserInputError("Say why trading may resume: `/clear <reason>`.");
+    if (why.length > 500) throw new UserInputError("The reason is longer than 500 characters.");
+    const now = d.now();
+    const mode = await d.mode.get();
+    const ttlMs = d.config.resume.requestTtlMinutes * 60_000;
+    const req: ClearRequest = {
+      id: `c${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`,
+      requester: actor,
+      reason: why,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
+      needed: d.config.approvals.clear,
+      approvals: [],
+      state: "pending",
+      panicId: mode.panicId,
+      haltSince: mode.since,
+      decidedBy: null,
+      decidedAt: null,
+    };
+    const out = await d.clearStore.create(req, ttlMs);
+    switch (out.kind) {
+      case "panic_running":
+        throw new UserInputError(`Panic ${out.id} is still running; wait for its report before asking to resume.`);
+      case "not_halted":
+        throw new UserInputError(`Trading is not halted (mode is ${out.mode}); there is nothing to clear.`);
+      case "pending":
+        throw new UserInputError(`Clear request ${out.id} is already waiting for approval.`);
+    }
+    await audit(d, { actor, action: "clear.requested", details: { request_id: req.id, reason: why, needed: req.needed, panic_id: req.panicId, expires_at: req.expiresAt } });
+    return req;
+  }
+
+  /** Approves a clear request (role `approve`, not the requester). */
+  async approve(actor: string, requestId: string): Promise<ApproveResult> {
+    const d = this.deps;
+    await authorize(d, actor, "approve", "clear.approve");
+    const existing = await d.clearStore.get(requestId);
+    if (!existing) throw new NotFoundError(`Clear request ${requestId} does not exist.`);
+    const now = d.now();
+    const soakMs = d.config.resume.soakMinutes * 60_000;
+    const soakUntil = new Date(now.getTime() + soakMs).toISOString();
+    const reason = `resume approved (${requestId}): ${existing.reason}`;
+    const event: ModeEvent = { mode: "reduce_only", reason, actor, ts: now.toISOString() };
+    const out = await d.clearStore.approve(requestId, actor, now, JSON.stringify(event), JSON.stringify({ request_id: requestId, until: soakUntil }), reason);
+    switch (out.kind) {
+      case "self":
+        await audit(d, { actor, action: "clear.denied", details: { request_id: requestId, why: "self-approval" } });
+        throw new NotAuthorizedError("You asked for this resume; someone else has to approve it.");
+      case "duplicate":
+        throw new UserInputError("You have already approved this request.");
+      case "missing":
+        throw new NotFoundError(`Clear request ${requestId} does not exist.`);
+      case "state":
+        throw new UserInputError(`Clear request ${requestId} is ${out.state}; nothing to approve.`);
+      case "panic_running":
+        throw new UserInputError("A panic is running; the resume cannot be approved now.");
+      case "not_halted":
+        throw new UserInputError(`Trading is not halted (mode is ${out.mode}); the request no longer applies.`);
+    }
+    const request = (await d.clearStore.get(requestId))!;
+    if (out.kind === "recorded") {
+      await audit(d, { actor, action: "clear.approval", details: { request_id: requestId, approvals: request.approvals, needed: request.needed } });
+      return { request, outcome: "recorded", soakUntil: null };
+    }
+    await audit(d, { actor, action: "clear.approved", details: { request_id: requestId, approvals: request.approvals } });
+    await audit(d, { actor, action: "mode.set", details: { mode: "reduce_only", request_id: requestId, soak_until: soakUntil } });
+    await d.notifier.announce({ text: `Resume approved by ${actor}: trading is reduce-only until ${soakUntil}, then active. (${requestId})`, severity: "warn" });
+    if (soakMs === 0) await this.soakTick();
+    return { request, outcome: "approved", soakUntil };
+  }
+
+  /** Rejects a pending request (role `approve`, or the requester withdrawing it). */
+  async reject(actor: string, requestId: string): Promise<ClearRequest> {
+    const d = this.deps;
+    const req = await d.clearStore.get(requestId);
+    if (!req) throw new NotFoundError(`Clear request ${requestId} does not exist.`);
+    if (actor !== req.requester) await authorize(d, actor, "approve", "clear.reject");
+    const state = await d.clearStore.reject(requestId, actor, d.now());
+    if (state !== "rejected") throw new UserInputError(`Clear request ${requestId} is ${state}; nothing to reject.`);
+    await audit(d, { actor, action: "clear.rejected", details: { request_id: requestId } });
+    return (await d.clearStore.get(requestId))!;
+  }
+
+  /** Ends a finished soak (reduce_only → active). Safe to call from any number of processes. */
+  async soakTick(): Promise<boolean> {
+    const d = this.deps;
+    const soak = await d.clearStore.soak();
+    if (!soak) return false;
+    const now = d.now();
+    if (soak.until && Date.parse(soak.until) > now.getTime()) return false;
+    const reason = `soak after ${soak.requestId || "resume"} complete`;
+    const event: ModeEvent = { mode: "active", reason, actor: "tradeguard", ts: now.toISOString() };
+    const changed = await d.clearStore.finishSoak(soak.raw, JSON.stringify(event), "tradeguard", now, reason);
+    if (!changed) return false;
+    await audit(d, { actor: "tradeguard", action: "mode.set", details: { mode: "active", request_id: soak.requestId, reason } });
+    await d.notifier.announce({ text: `Trading is active again (${reason}).`, severity: "info" });
+    return true;
+  }
+}

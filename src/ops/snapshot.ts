@@ -1,0 +1,52 @@
+// State snapshots taken by a panic: mode, flags and what the brokers held, to a local directory (default) or S3.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import type { Redis } from "ioredis";
+import type { Config } from "../config.js";
+import type { Keys } from "../state/keys.js";
+
+/** Reads the Redis state worth keeping (one pipeline); values that cannot be read are recorded as errors. */
+export async function readStateForSnapshot(redis: Redis | null, keys: Keys): Promise<Record<string, unknown>> {
+  if (!redis) return { redis: "unreachable" };
+  try {
+    const res = await redis
+      .pipeline()
+      .get(keys.mode)
+      .hgetall(keys.modeMeta)
+      .get(keys.eventLock)
+      .get(keys.policyLastUpdate)
+      .get(keys.policyEntropy)
+      .get(keys.heartbeatBot)
+      .get(keys.resumeSoak)
+      .exec();
+    const v = (i: number) => res?.[i]?.[1] ?? null;
+    return {
+      mode: v(0),
+      mode_meta: v(1),
+      "risk:event_lock": v(2),
+      "policy:last_update": v(3),
+      "policy:entropy": v(4),
+      "heartbeat:bot": v(5),
+      "resume:soak": v(6),
+    };
+  } catch (err) {
+    return { redis: `unreadable: ${(err as Error).message}` };
+  }
+}
+
+/** Writes one snapshot and returns where it went (file path or s3:// URL). */
+export async function writeSnapshot(config: Config, name: string, content: unknown): Promise<string> {
+  const body = `${JSON.stringify(content, null, 2)}\n`;
+  const s3 = config.panic.s3;
+  if (s3) {
+    const client = new S3Client({ region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
+    const key = `${s3.prefix}${name}`;
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: "application/json" }));
+    return `s3://${s3.bucket}/${key}`;
+  }
+  mkdirSync(config.panic.snapshotDir, { recursive: true, mode: 0o700 });
+  const path = join(config.panic.snapshotDir, name);
+  writeFileSync(path, body, { mode: 0o600, flag: "wx" });
+  return path;
+}

@@ -1,0 +1,60 @@
+// The status operation: what /status, `tradeguard status` and App Home show.
+import type { ModeState } from "../state/mode.js";
+import type { OpsDeps } from "./deps.js";
+import type { PanicReport } from "./panic-report.js";
+
+export interface StatusView {
+  mode: ModeState["mode"];
+  reason: string | null;
+  actor: string | null;
+  since: string | null;
+  panicId: string | null;
+  /** Set when the mode key holds something invalid (readers fail safe to halt). */
+  invalid?: string;
+  /** The id of a panic that is executing now. */
+  panicRunning: string | null;
+  lastPanic: PanicReport | null;
+  /** Open resume request, when one waits for approval. */
+  clearRequest: { id: string; requester: string; reason: string; approvals: string[]; expiresAt: string } | null;
+  /** When reduce_only ends and trading resumes (during a soak). */
+  soakUntil: string | null;
+  brokers: { name: string; kind: string }[];
+}
+
+/** Reads the current state (one transaction for the mode, one pipeline for the rest). */
+export async function getStatus(deps: OpsDeps): Promise<StatusView> {
+  const { redis, keys } = deps;
+  const mode = await deps.mode.get();
+  const res = await redis.pipeline().get(keys.panicActive).get(keys.panicLast).get(keys.clearActive).get(keys.resumeSoak).exec();
+  const val = (i: number) => (res?.[i]?.[1] as string | null) ?? null;
+  const lastId = val(1);
+  const clearId = val(2);
+  const [lastPanic, clearRequest] = await Promise.all([
+    lastId ? deps.panicStore.report(lastId) : Promise.resolve(null),
+    clearId ? deps.clearStore.get(clearId) : Promise.resolve(null),
+  ]);
+  let soakUntil: string | null = null;
+  const soak = val(3);
+  if (soak) {
+    try {
+      soakUntil = String((JSON.parse(soak) as { until?: unknown }).until ?? "") || null;
+    } catch {
+      soakUntil = null;
+    }
+  }
+  return {
+    mode: mode.mode,
+    reason: mode.reason,
+    actor: mode.actor,
+    since: mode.since,
+    panicId: mode.panicId,
+    ...(mode.invalid ? { invalid: mode.invalid } : {}),
+    panicRunning: val(0),
+    lastPanic,
+    clearRequest: clearRequest && clearRequest.state === "pending"
+      ? { id: clearRequest.id, requester: clearRequest.requester, reason: clearRequest.reason, approvals: clearRequest.approvals, expiresAt: clearRequest.expiresAt }
+      : null,
+    soakUntil,
+    brokers: deps.brokers.map((b) => ({ name: b.name, kind: b.kind })),
+  };
+}
