@@ -226,7 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   const home = resolve(e.TRADEGUARD_HOME ?? join(homedir(), ".tradeguard"));
-  return {
+  const config: Config = {
     mode,
     home,
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
@@ -255,8 +255,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     runbookUrl: y.runbook_url,
     guards: y.guards,
-    env: clean,
+    env: {},
   };
+  // The raw environment carries broker secrets: not enumerable, so it never lands in a serialised config or log.
+  Object.defineProperty(config, "env", { value: clean, enumerable: false });
+  return config;
 }
 
 /** A copy of the config safe to log or print: no secret values. */

@@ -1,0 +1,49 @@
+// A full runtime for integration tests: the run's redis-server, a random key prefix, a temp home (audit key, audit
+// file, snapshots) and a notifier that records announcements.
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inject } from "vitest";
+import { loadConfig } from "../../src/config.js";
+import { type Runtime, createRuntime } from "../../src/main.js";
+import type { Announcement, Notifier } from "../../src/notify.js";
+import { silentLog } from "./log.js";
+
+/** Records announcements instead of posting them. */
+export class RecordingNotifier implements Notifier {
+  readonly messages: Announcement[] = [];
+  async announce(msg: Announcement) {
+    this.messages.push(msg);
+    return null;
+  }
+}
+
+/** Builds a runtime; `yaml` becomes the TRADEGUARD_CONFIG file; `env` adds or overrides variables. */
+export async function testRuntime(opts: { yaml?: string; env?: Record<string, string>; notifier?: Notifier; now?: () => Date } = {}) {
+  const home = mkdtempSync(join(tmpdir(), "tg-rt-"));
+  const prefix = `t${randomBytes(6).toString("hex")}:`;
+  const env: Record<string, string> = { TRADEGUARD_HOME: home, REDIS_URL: inject("redisUrl"), REDIS_PREFIX: prefix, LOG_LEVEL: "silent", ...opts.env };
+  if (opts.yaml !== undefined) {
+    writeFileSync(join(home, "config.yml"), opts.yaml);
+    env.TRADEGUARD_CONFIG = join(home, "config.yml");
+  }
+  const config = loadConfig(env);
+  const notifier = opts.notifier ?? new RecordingNotifier();
+  const rt: Runtime = await createRuntime(config, { log: silentLog, notifier, now: opts.now });
+  return {
+    rt,
+    home,
+    env,
+    notifier: notifier as RecordingNotifier,
+    async cleanup() {
+      let cursor = "0";
+      do {
+        const [next, keys] = await rt.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+        cursor = next;
+        if (keys.length) await rt.redis.del(...keys);
+      } while (cursor !== "0");
+      await rt.close();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// Slack on the wire: requests signed exactly as Slack signs them (v0 HMAC-SHA256 of "v0:<ts>:<body>"), and a local
+// fake of the Web API (SLACK_API_URL) and of response_url that records every call.
+import { createHmac, randomBytes } from "node:crypto";
+import { type IncomingMessage, type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** Slack's request signature for `body` at `ts` (seconds). */
+export function slackSignature(secret: string, ts: number, body: string): string {
+  return `v0=${createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex")}`;
+}
+
+/** POSTs a signed request to the receiver; `tamper` lets a test break the signature or the timestamp. */
+export async function postSigned(
+  url: string,
+  secret: string,
+  body: string,
+  opts: { contentType?: string; ts?: number; signature?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; text: string }> {
+  const ts = opts.ts ?? Math.floor(Date.now() / 1000);
+  const res = await fetch(url, {
+    method: "POST",
+    headers: {
+      "content-type": opts.contentType ?? "application/x-www-form-urlencoded",
+      "x-slack-request-timestamp": String(ts),
+      "x-slack-signature": opts.signature ?? slackSignature(secret, ts, body),
+      ...opts.headers,
+    },
+    body,
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+/** Form body of a slash command. */
+export function commandBody(command: string, text: string, user: string, responseUrl: string): string {
+  return new URLSearchParams({
+    token: "deprecated",
+    team_id: "T0001",
+    team_domain: "desk",
+    channel_id: "C0OPS",
+    channel_name: "trading-ops",
+    user_id: user,
+    user_name: user.toLowerCase(),
+    command,
+    text,
+    api_app_id: "A0TG",
+    is_enterprise_install: "false",
+    response_url: responseUrl,
+    trigger_id: `${Date.now()}.${randomBytes(4).toString("hex")}`,
+  }).toString();
+}
+
+/** Form body of a block_actions interaction with one button click. */
+export function blockActionBody(actionId: string, value: string, user: string, responseUrl: string, opts: { triggerId?: string; actionTs?: string } = {}): string {
+  const payload = {
+    type: "block_actions",
+    user: { id: user, username: user.toLowerCase(), team_id: "T0001" },
+    api_app_id: "A0TG",
+    token: "deprecated",
+    container: { type: "message", message_ts: "1700000000.000100", channel_id: "C0OPS", is_ephemeral: true },
+    trigger_id: opts.triggerId ?? `${Date.now()}.${randomBytes(4).toString("hex")}`,
+    team: { id: "T0001", domain: "desk" },
+    channel: { id: "C0OPS", name: "trading-ops" },
+    response_url: responseUrl,
+    actions: [{ action_id: actionId, block_id: "b1", text: { type: "plain_text", text: "x" }, value, type: "button", action_ts: opts.actionTs ?? `${Date.now() / 1000}` }],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+export interface RecordedCall {
+  path: string;
+  body: Record<string, unknown>;
+}
+
+/** A fake Slack: Web API methods under /api/, response_url posts under /response/. */
+export async function startFakeSlack(): Promise<{ url: string; apiUrl: string; responseUrl: (n?: string) => string; calls: RecordedCall[]; close: () => Promise<void>; waitFor: (pred: (c: RecordedCall) => boolean, timeoutMs?: number) => Promise<RecordedCall> }> {
+  const calls: RecordedCall[] = [];
+  const waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
+  const server: Server = createServer(async (req: IncomingMessage, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const raw = Buffer.concat(chunks).toString();
+    let body: Record<string, unknown> = {};
+    if ((req.headers["content-type"] ?? "").includes("json")) body = raw ? JSON.parse(raw) : {};
+    else body = Object.fromEntries(new URLSearchParams(raw));
+    for (const k of ["blocks", "attachments"]) if (typeof body[k] === "string") body[k] = JSON.parse(body[k] as string);
+    const call = { path: req.url ?? "", body };
+    calls.push(call);
+    for (const w of [...waiters]) if (w.pred(call)) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(call);
+    }
+    res.writeHead(200, { "content-type": "application/json" });
+    if (call.path.startsWith("/api/auth.test")) return res.end(JSON.stringify({ ok: true, user_id: "UBOT", bot_id: "BBOT", team_id: "T0001", user: "tradeguard" }));
+    if (call.path.startsWith("/api/chat.postMessage")) return res.end(JSON.stringify({ ok: true, channel: body.channel, ts: `${Date.now() / 1000}` }));
+    res.end(JSON.stringify({ ok: true }));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    url,
+    apiUrl: `${url}/api/`,
+    responseUrl: (n = randomBytes(3).toString("hex")) => `${url}/response/${n}`,
+    calls,
+    close: () => new Promise((r) => server.close(() => r())),
+    waitFor(pred, timeoutMs = 10_000) {
+      const found = calls.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no matching Slack call within ${timeoutMs} ms; calls: ${calls.map((c) => c.path).join(", ")}`)), timeoutMs);
+        waiters.push({ pred, resolve: (c) => (clearTimeout(t), resolve(c)) });
+      });
+    },
+  };
+}
