@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** Builds the registry and the app metrics. `readMode` feeds the mode gauge at scrape time. */
 export function createMetrics() {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "tradeguard_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "tradeguard_" });
   const m = {
     registry,
     mode: new Gauge({ name: "tradeguard_mode", help: "1 for the current trading mode (label mode)", labelNames: ["mode"], registers: [registry] }),

@@ -129,9 +129,13 @@ export class PanicOperation {
       await audit(d, { actor: input.actor, action: "panic.joined", details: { panic_id: begun.id, reason } });
       return { report: await this.join(begun.id, input.onProgress), joined: true };
     }
-    await audit(d, { actor: input.actor, action: "panic.confirmed", details: { panic_id: report.id, reason } });
-    await audit(d, { actor: input.actor, action: "mode.set", details: { mode: "halt", panic_id: report.id, reason, at: report.haltedAt } });
-    return { report: await this.track(report.id, () => this.execute(report, input.onProgress)), joined: false };
+    // Registered before the first await, so a join from this process waits on it instead of running it again.
+    const run = this.track(report.id, async () => {
+      await audit(d, { actor: input.actor, action: "panic.confirmed", details: { panic_id: report.id, reason } });
+      await audit(d, { actor: input.actor, action: "mode.set", details: { mode: "halt", panic_id: report.id, reason, at: report.haltedAt } });
+      return this.execute(report, input.onProgress);
+    });
+    return { report: await run, joined: false };
   }
 
   /** Waits for a panic to finish; takes it over if its owner stopped renewing its lease (crash, restart). */

@@ -26,6 +26,8 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
   const { redis, keys } = deps;
   const mode = await deps.mode.get();
   const res = await redis.pipeline().get(keys.panicActive).get(keys.panicLast).get(keys.clearActive).get(keys.resumeSoak).exec();
+  const failed = res?.find(([err]) => err);
+  if (failed?.[0]) throw failed[0];
   const val = (i: number) => (res?.[i]?.[1] as string | null) ?? null;
   const lastId = val(1);
   const clearId = val(2);

@@ -5,6 +5,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
+import { loadAuditKey } from "../../src/audit/keyfile.js";
 import { loadConfig } from "../../src/config.js";
 import { type Runtime, createRuntime } from "../../src/main.js";
 import type { Announcement, Notifier } from "../../src/notify.js";
@@ -29,6 +30,8 @@ export async function testRuntime(opts: { yaml?: string; env?: Record<string, st
     env.TRADEGUARD_CONFIG = join(home, "config.yml");
   }
   const config = loadConfig(env);
+  loadAuditKey(config.audit.keyFile, { create: true }); // Slack mode expects a provisioned key
+
   const notifier = opts.notifier ?? new RecordingNotifier();
   const rt: Runtime = await createRuntime(config, { log: silentLog, notifier, now: opts.now });
   return {
