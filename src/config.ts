@@ -55,11 +55,22 @@ const yamlSchema = z
       .strict()
       .default({}),
     brokers: z.array(brokerConfigSchema).default([]),
-    approvals: z.object({ clear: z.number().int().min(1).max(10).default(1) }).strict().default({ clear: 1 }),
+    approvals: z
+      .object({ clear: z.number().int().min(1).max(10).default(1) })
+      .strict()
+      .default({ clear: 1 }),
     resume: z
       .object({
-        soak_minutes: z.number().min(0).max(24 * 60).default(5),
-        request_ttl_minutes: z.number().positive().max(24 * 60).default(15),
+        soak_minutes: z
+          .number()
+          .min(0)
+          .max(24 * 60)
+          .default(5),
+        request_ttl_minutes: z
+          .number()
+          .positive()
+          .max(24 * 60)
+          .default(15),
       })
       .strict()
       .default({ soak_minutes: 5, request_ttl_minutes: 15 }),
@@ -101,8 +112,14 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9:_.-]*$/, "letters, digits and : _ . - only")
     .default(""),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
-  SLACK_BOT_TOKEN: z.string().regex(/^xoxb-/, "a bot token starting with xoxb-").optional(),
-  SLACK_APP_TOKEN: z.string().regex(/^xapp-/, "an app-level token starting with xapp-").optional(),
+  SLACK_BOT_TOKEN: z
+    .string()
+    .regex(/^xoxb-/, "a bot token starting with xoxb-")
+    .optional(),
+  SLACK_APP_TOKEN: z
+    .string()
+    .regex(/^xapp-/, "an app-level token starting with xapp-")
+    .optional(),
   SLACK_API_URL: z.url().optional(),
   SLACK_ALERT_CHANNEL: z.string().min(1).optional(),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -188,7 +205,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SLACK_BOT_TOKEN) {
     if (e.SLACK_APP_TOKEN) mode = "slack-socket";
     else if (e.SLACK_SIGNING_SECRET) mode = "slack-http";
-    else throw new ConfigError("env SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)");
+    else
+      throw new ConfigError(
+        "env SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)",
+      );
   } else if (e.SLACK_APP_TOKEN) {
     throw new ConfigError("env SLACK_BOT_TOKEN: required when SLACK_APP_TOKEN is set");
   }
@@ -267,7 +287,12 @@ export function redactedConfig(c: Config): Record<string, unknown> {
   const mask = (v?: string) => (v ? "[redacted]" : undefined);
   return {
     ...c,
-    slack: { ...c.slack, signingSecret: mask(c.slack.signingSecret), botToken: mask(c.slack.botToken), appToken: mask(c.slack.appToken) },
+    slack: {
+      ...c.slack,
+      signingSecret: mask(c.slack.signingSecret),
+      botToken: mask(c.slack.botToken),
+      appToken: mask(c.slack.appToken),
+    },
     redis: { ...c.redis, url: c.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") },
     env: undefined,
   };

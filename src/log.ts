@@ -1,5 +1,5 @@
 // The logger. Secrets never reach a log line: every path that may carry one is redacted here.
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -32,12 +32,19 @@ export const REDACT_PATHS = [
 
 /** Builds the process logger; `pretty` renders human-readable lines for local mode. */
 export function createLogger(opts: { level: string; pretty?: boolean; destination?: NodeJS.WritableStream }): Logger {
-  const base = { level: opts.level, redact: { paths: REDACT_PATHS, censor: "[redacted]" }, base: { app: "tradeguard" } };
+  const base = {
+    level: opts.level,
+    redact: { paths: REDACT_PATHS, censor: "[redacted]" },
+    base: { app: "tradeguard" },
+  };
   if (opts.destination) return pino(base, opts.destination as pino.DestinationStream);
   if (opts.pretty) {
     return pino({
       ...base,
-      transport: { target: "pino-pretty", options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" } },
+      transport: {
+        target: "pino-pretty",
+        options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" },
+      },
     });
   }
   return pino(base);

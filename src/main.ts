@@ -1,20 +1,20 @@
 // The composition root: config → logger → Redis → audit → brokers → operations. Nothing else creates clients.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { AuditLog } from "./audit/log.js";
 import { type AuditKeys, loadAuditKey } from "./audit/keyfile.js";
+import { AuditLog } from "./audit/log.js";
 import { createBrokers } from "./brokers/index.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
-import { type Metrics, createMetrics } from "./metrics.js";
+import { createMetrics, type Metrics } from "./metrics.js";
 import { ConsoleNotifier, type Notifier } from "./notify.js";
 import { ClearStore } from "./ops/clear-store.js";
 import type { OpsDeps } from "./ops/deps.js";
-import { type Operations, createOperations } from "./ops/index.js";
+import { createOperations, type Operations } from "./ops/index.js";
 import { PanicStore } from "./ops/panic-store.js";
-import { type Keys, createKeys } from "./state/keys.js";
+import { createKeys, type Keys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
-import { type Redis, createRedis, redisReachable } from "./state/redis.js";
+import { createRedis, type Redis, redisReachable } from "./state/redis.js";
 
 export interface Runtime {
   config: Config;
@@ -44,7 +44,10 @@ export interface RuntimeOptions {
 export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.log;
   const auditKeys = loadAuditKey(config.audit.keyFile, { create: config.mode === "local" });
-  const redis = createRedis(config.redis.url, { interactive: opts.interactive, name: opts.interactive ? "tradeguard-cli" : "tradeguard-bot" });
+  const redis = createRedis(config.redis.url, {
+    interactive: opts.interactive,
+    name: opts.interactive ? "tradeguard-cli" : "tradeguard-bot",
+  });
   const redisUp = await redisReachable(redis, 2_000);
   if (!redisUp) log.error({ url: config.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") }, "Redis is unreachable");
   const keys = createKeys(config.redis.prefix);

@@ -8,7 +8,10 @@ import { ConsoleNotifier, type Notifier, SlackNotifier } from "./notify.js";
 /** The notifier for this config. */
 export function createNotifier(config: Config, log: Logger, out?: (line: string) => void): Notifier {
   if (config.slack.botToken && config.slack.alertChannel) {
-    const client = new webApi.WebClient(config.slack.botToken, { slackApiUrl: slackApiUrl(config.slack.apiUrl), retryConfig: { retries: 2 } });
+    const client = new webApi.WebClient(config.slack.botToken, {
+      slackApiUrl: slackApiUrl(config.slack.apiUrl),
+      retryConfig: { retries: 2 },
+    });
     return new SlackNotifier(client, config.slack.alertChannel, log, new ConsoleNotifier(out));
   }
   if (config.mode !== "local") log.warn("SLACK_ALERT_CHANNEL is not set: alerts go to the console");

@@ -38,7 +38,12 @@ export class SlackNotifier implements Notifier {
 
   async announce(msg: Announcement) {
     try {
-      const res = await this.client.chat.postMessage({ channel: this.channel, text: msg.text, blocks: msg.blocks as never, unfurl_links: false });
+      const res = await this.client.chat.postMessage({
+        channel: this.channel,
+        text: msg.text,
+        blocks: msg.blocks as never,
+        unfurl_links: false,
+      });
       return { channel: String(res.channel ?? this.channel), ts: String(res.ts ?? "") };
     } catch (err) {
       this.log.error({ err, channel: this.channel }, "could not post to the Slack alert channel; printing instead");

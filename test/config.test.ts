@@ -50,8 +50,14 @@ resume: { soak_minutes: 0 }
   });
 
   it("adds the alpaca broker from APCA_* env", () => {
-    const c = loadConfig({ APCA_API_KEY_ID: "k", APCA_API_SECRET_KEY: "s", APCA_API_BASE_URL: "https://paper-api.alpaca.markets" });
-    expect(c.brokers).toEqual([expect.objectContaining({ name: "alpaca", kind: "alpaca", base_url: "https://paper-api.alpaca.markets" })]);
+    const c = loadConfig({
+      APCA_API_KEY_ID: "k",
+      APCA_API_SECRET_KEY: "s",
+      APCA_API_BASE_URL: "https://paper-api.alpaca.markets",
+    });
+    expect(c.brokers).toEqual([
+      expect.objectContaining({ name: "alpaca", kind: "alpaca", base_url: "https://paper-api.alpaca.markets" }),
+    ]);
     expect(() => loadConfig({ APCA_API_KEY_ID: "k" })).toThrow(/APCA_API_SECRET_KEY/);
   });
 
@@ -84,7 +90,11 @@ resume: { soak_minutes: 0 }
   });
 
   it("never lets secrets reach a log line", () => {
-    const c = loadConfig({ SLACK_BOT_TOKEN: "xoxb-SECRET-TOKEN", SLACK_SIGNING_SECRET: "SIGNING-SECRET", REDIS_URL: "redis://user:PASSWORD@h:6379" });
+    const c = loadConfig({
+      SLACK_BOT_TOKEN: "xoxb-SECRET-TOKEN",
+      SLACK_SIGNING_SECRET: "SIGNING-SECRET",
+      REDIS_URL: "redis://user:PASSWORD@h:6379",
+    });
     const { log, lines } = captureLog();
     log.info({ config: redactedConfig(c) }, "configuration");
     log.info({ config: c }, "raw config by mistake");

@@ -1,7 +1,7 @@
 // The audit chain: each entry carries the SHA-256 of its canonical body and the previous entry's hash, and an
 // Ed25519 signature over its hash (the 32 digest bytes). Any modified, deleted, inserted or reordered entry breaks
 // the seq sequence or the hash links; a rewritten tail fails the signature check at the next checkpoint or the head.
-import { type KeyObject, createHash, sign, verify } from "node:crypto";
+import { createHash, type KeyObject, sign, verify } from "node:crypto";
 import { z } from "zod";
 import { canonicalJson } from "./canonical.js";
 
@@ -55,7 +55,14 @@ export function buildEntry(
   input: { ts: string; actor: string; action: string; details: Record<string, unknown> },
   privateKey: KeyObject,
 ): AuditEntry {
-  const body: AuditBody = { seq: head.seq + 1, ts: input.ts, actor: input.actor, action: input.action, details: input.details, prev: head.hash };
+  const body: AuditBody = {
+    seq: head.seq + 1,
+    ts: input.ts,
+    actor: input.actor,
+    action: input.action,
+    details: input.details,
+    prev: head.hash,
+  };
   const hash = hashBody(body);
   const sig = sign(null, Buffer.from(hash, "hex"), privateKey).toString("base64");
   return { ...body, hash, sig };
@@ -108,8 +115,12 @@ export async function verifyChain(
     }
     const r = entrySchema.safeParse(parsed);
     if (!r.success) {
-      const seq = typeof (parsed as { seq?: unknown })?.seq === "number" ? (parsed as { seq: number }).seq : expectedSeq;
-      return bad(seq, `entry at position ${count + 1} is malformed: ${r.error.issues[0]?.path.join(".")} ${r.error.issues[0]?.message}`);
+      const seq =
+        typeof (parsed as { seq?: unknown })?.seq === "number" ? (parsed as { seq: number }).seq : expectedSeq;
+      return bad(
+        seq,
+        `entry at position ${count + 1} is malformed: ${r.error.issues[0]?.path.join(".")} ${r.error.issues[0]?.message}`,
+      );
     }
     const e = r.data as AuditEntry;
     count++;
@@ -117,7 +128,11 @@ export async function verifyChain(
       const what = e.seq > expectedSeq ? "missing (deleted?)" : "duplicated or out of order";
       return bad(Math.min(e.seq, expectedSeq), `expected seq ${expectedSeq} but found ${e.seq}: an entry is ${what}`);
     }
-    if (e.prev !== prevHash) return bad(e.seq, `seq ${e.seq}: prev does not match the hash of seq ${e.seq - 1} (entry inserted, removed or modified)`);
+    if (e.prev !== prevHash)
+      return bad(
+        e.seq,
+        `seq ${e.seq}: prev does not match the hash of seq ${e.seq - 1} (entry inserted, removed or modified)`,
+      );
     if (hashBody(e) !== e.hash) return bad(e.seq, `seq ${e.seq}: hash does not match its content (entry modified)`);
     if ((opts.full || e.seq % every === 0) && !verifySignature(e.hash, e.sig, publicKey)) {
       return bad(e.seq, `seq ${e.seq}: signature is not valid for this public key (entry or chain re-signed)`);
@@ -127,7 +142,10 @@ export async function verifyChain(
     last = e;
   }
   if (last && !opts.full && last.seq % every !== 0 && !verifySignature(last.hash, last.sig, publicKey)) {
-    return bad(last.seq, `seq ${last.seq} (head): signature is not valid for this public key (chain rewritten or re-signed)`);
+    return bad(
+      last.seq,
+      `seq ${last.seq} (head): signature is not valid for this public key (chain rewritten or re-signed)`,
+    );
   }
   return { ok: true, entries: count, firstBad: null, reason: null };
 }

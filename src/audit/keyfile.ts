@@ -1,5 +1,5 @@
 // The audit signing key: an Ed25519 private key in PKCS#8 PEM. Local mode creates it on first start (mode 0600).
-import { type KeyObject, createPrivateKey, createPublicKey, generateKeyPairSync } from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ConfigError } from "../errors.js";
@@ -19,7 +19,8 @@ export function loadAuditKey(file: string, opts: { create: boolean }): AuditKeys
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
       throw new ConfigError(`AUDIT_KEY_FILE: cannot read ${file}: ${(err as Error).message}`);
     }
-    if (!opts.create) throw new ConfigError(`AUDIT_KEY_FILE: ${file} does not exist (an Ed25519 private key in PEM is expected)`);
+    if (!opts.create)
+      throw new ConfigError(`AUDIT_KEY_FILE: ${file} does not exist (an Ed25519 private key in PEM is expected)`);
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const { privateKey } = generateKeyPairSync("ed25519");
     pem = privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -33,7 +34,9 @@ export function loadAuditKey(file: string, opts: { create: boolean }): AuditKeys
     throw new ConfigError(`AUDIT_KEY_FILE: ${file} is not a PEM private key: ${(err as Error).message}`);
   }
   if (privateKey.asymmetricKeyType !== "ed25519") {
-    throw new ConfigError(`AUDIT_KEY_FILE: ${file} holds a ${privateKey.asymmetricKeyType} key; an Ed25519 key is expected`);
+    throw new ConfigError(
+      `AUDIT_KEY_FILE: ${file} holds a ${privateKey.asymmetricKeyType} key; an Ed25519 key is expected`,
+    );
   }
   const publicKey = createPublicKey(privateKey);
   return { privateKey, publicKey, publicPem: publicKey.export({ type: "spki", format: "pem" }).toString() };

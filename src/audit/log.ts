@@ -1,14 +1,13 @@
 // The audit log: one hash chain in the Redis stream `audit:log` (field `e`, stream id `<seq>-0`), mirrored to the
 // JSONL file AUDIT_FILE. Appends from any number of processes form one chain: the commit is a Lua script that
 // checks the chain head it was built on, so a writer that lost a race rebuilds on the new head and retries.
-import { closeSync, mkdirSync, openSync, readSync, fstatSync, appendFileSync } from "node:fs";
-import { createReadStream } from "node:fs";
+import { appendFileSync, closeSync, createReadStream, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.js";
 import type { Keys } from "../state/keys.js";
-import { type AuditEntry, type ChainHead, EMPTY_HEAD, buildEntry, serializeEntry } from "./chain.js";
+import { type AuditEntry, buildEntry, type ChainHead, EMPTY_HEAD, serializeEntry } from "./chain.js";
 import type { AuditKeys } from "./keyfile.js";
 
 // KEYS[1] = stream. ARGV[1] = seq of the head the batch was built on, ARGV[2] = its hash, ARGV[3..] = entries.
@@ -72,7 +71,10 @@ export function readFileHead(file: string): ChainHead | null {
       const start = Math.max(0, size - window);
       const buf = Buffer.alloc(size - start);
       readSync(fd, buf, 0, buf.length, start);
-      const lines = buf.toString("utf8").split("\n").filter((l) => l.trim() !== "");
+      const lines = buf
+        .toString("utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "");
       // The first line of a partial window may be cut; only trust it when the window reaches the file start.
       const usable = start === 0 ? lines : lines.slice(1);
       const lastLine = usable[usable.length - 1];
@@ -91,9 +93,15 @@ export function readFileHead(file: string): ChainHead | null {
 export type AuditSource = { kind: "redis"; redis: Redis; keys: Keys } | { kind: "file"; file: string };
 
 /** Streams the stored entries (raw canonical JSON strings) in chain order. */
-export async function* readEntries(source: AuditSource, opts: { fromSeq?: number; pageSize?: number } = {}): AsyncGenerator<string> {
+export async function* readEntries(
+  source: AuditSource,
+  opts: { fromSeq?: number; pageSize?: number } = {},
+): AsyncGenerator<string> {
   if (source.kind === "file") {
-    const rl = createInterface({ input: createReadStream(source.file, { encoding: "utf8" }), crlfDelay: Number.POSITIVE_INFINITY });
+    const rl = createInterface({
+      input: createReadStream(source.file, { encoding: "utf8" }),
+      crlfDelay: Number.POSITIVE_INFINITY,
+    });
     for await (const line of rl) yield line;
     return;
   }
@@ -172,8 +180,10 @@ export class AuditLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 256);
         try {
-          const entries = this.redis ? await this.commitRedis(batch).catch((err) => this.offlineOrThrow(err, batch)) : await this.commitFileOnly(batch);
-          batch.forEach((p, i) => p.resolve(entries[i]!));
+          const entries = this.redis
+            ? await this.commitRedis(batch).catch((err) => this.offlineOrThrow(err, batch))
+            : await this.commitFileOnly(batch);
+          for (const [i, p] of batch.entries()) p.resolve(entries[i]!);
         } catch (err) {
           for (const p of batch) p.reject(err);
         }
@@ -206,7 +216,12 @@ export class AuditLog {
     let head = this.head ?? (await this.readRedisHead());
     for (let attempt = 0; ; attempt++) {
       const entries = this.build(head, batch);
-      const res = await redis.tgAuditAppend(this.deps.keys.auditLog, String(head.seq), head.hash, ...entries.map(serializeEntry));
+      const res = await redis.tgAuditAppend(
+        this.deps.keys.auditLog,
+        String(head.seq),
+        head.hash,
+        ...entries.map(serializeEntry),
+      );
       if (res[0] === 1) {
         const last = entries[entries.length - 1]!;
         this.head = { seq: last.seq, hash: last.hash };
@@ -243,7 +258,10 @@ export class AuditLog {
         const first = entries[0]!;
         const lines: string[] = [];
         if (first.seq > fileHead.seq + 1 && this.redis) {
-          for await (const raw of readEntries({ kind: "redis", redis: this.redis, keys: this.deps.keys }, { fromSeq: fileHead.seq + 1 })) {
+          for await (const raw of readEntries(
+            { kind: "redis", redis: this.redis, keys: this.deps.keys },
+            { fromSeq: fileHead.seq + 1 },
+          )) {
             const seq = (JSON.parse(raw) as AuditEntry).seq;
             if (seq >= first.seq) break;
             lines.push(raw);

@@ -2,7 +2,14 @@
 // /healthz and /metrics; in local mode (no Slack tokens) only the HTTP endpoints. Middleware: delivery de-dup,
 // roles. One error path (app.error).
 import type { Server } from "node:http";
-import { App, type AnyMiddlewareArgs, HTTPReceiver, LogLevel, type Logger as BoltLogger, type Middleware } from "@slack/bolt";
+import {
+  type AnyMiddlewareArgs,
+  App,
+  type Logger as BoltLogger,
+  HTTPReceiver,
+  LogLevel,
+  type Middleware,
+} from "@slack/bolt";
 import type { Role } from "../config.js";
 import { register as registerClear } from "../handlers/clear.js";
 import { register as registerPanic } from "../handlers/panic.js";
@@ -44,8 +51,15 @@ const actionRoles: Record<string, Role> = {
 /** Drops duplicate deliveries (Slack retries, replays): each event/interaction id is processed once across replicas. */
 function dedup(rt: Runtime): Middleware<AnyMiddlewareArgs> {
   return async ({ body, next, ...rest }) => {
-    const b = body as { event_id?: string; trigger_id?: string; actions?: { action_ts?: string }[]; user?: { id?: string } };
-    const id = b.event_id ?? (b.trigger_id && b.actions?.[0]?.action_ts ? `${b.trigger_id}:${b.actions[0].action_ts}` : b.trigger_id);
+    const b = body as {
+      event_id?: string;
+      trigger_id?: string;
+      actions?: { action_ts?: string }[];
+      user?: { id?: string };
+    };
+    const id =
+      b.event_id ??
+      (b.trigger_id && b.actions?.[0]?.action_ts ? `${b.trigger_id}:${b.actions[0].action_ts}` : b.trigger_id);
     if (id) {
       const fresh = await rt.redis.set(rt.keys.dedup(id), "1", "EX", 3600, "NX");
       if (fresh !== "OK") {
@@ -63,7 +77,12 @@ function dedup(rt: Runtime): Middleware<AnyMiddlewareArgs> {
 /** Enforces the roles config on commands and buttons; a refusal is acked, audited and answered. */
 function roles(rt: Runtime): Middleware<AnyMiddlewareArgs> {
   return async (args) => {
-    const b = args.body as { command?: string; user_id?: string; user?: { id?: string }; actions?: { action_id?: string }[] };
+    const b = args.body as {
+      command?: string;
+      user_id?: string;
+      user?: { id?: string };
+      actions?: { action_id?: string }[];
+    };
     let role: Role | null = null;
     let what = "";
     if (b.command) {
@@ -111,7 +130,14 @@ export function createSlackApp(rt: Runtime): { app: App; receiver: HTTPReceiver 
   let receiver: HTTPReceiver | null = null;
   let app: App;
   if (c.mode === "slack-socket") {
-    app = new App({ token: c.slack.botToken, appToken: c.slack.appToken, socketMode: true, logger, clientOptions, extendedErrorHandler: true });
+    app = new App({
+      token: c.slack.botToken,
+      appToken: c.slack.appToken,
+      socketMode: true,
+      logger,
+      clientOptions,
+      extendedErrorHandler: true,
+    });
   } else {
     receiver = new HTTPReceiver({
       signingSecret: c.slack.signingSecret!,
@@ -128,7 +154,8 @@ export function createSlackApp(rt: Runtime): { app: App; receiver: HTTPReceiver 
   registerClear(app, rt);
   registerStatus(app, rt);
   registerUnavailable(app);
-  app.error((async ({ error, body }: { error: Error; body: unknown }) => handleSlackError(error, body, rt)) as Parameters<App["error"]>[0]);
+  app.error((async ({ error, body }: { error: Error; body: unknown }) =>
+    handleSlackError(error, body, rt)) as Parameters<App["error"]>[0]);
   return { app, receiver };
 }
 
@@ -150,17 +177,25 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
     }
   }
   // Heartbeat for the trading processes' dead-man's switch, and the end of resume soaks.
-  const beat = () => rt.redis.set(rt.keys.heartbeatBot, String(Date.now())).catch((err) => rt.log.warn({ err }, "heartbeat write failed"));
+  const beat = () =>
+    rt.redis
+      .set(rt.keys.heartbeatBot, String(Date.now()))
+      .catch((err) => rt.log.warn({ err }, "heartbeat write failed"));
   void beat();
   timers.push(setInterval(beat, 5_000));
-  timers.push(setInterval(() => void rt.ops.resume.soakTick().catch((err) => rt.log.warn({ err }, "soak check failed")), 2_000));
+  timers.push(
+    setInterval(() => void rt.ops.resume.soakTick().catch((err) => rt.log.warn({ err }, "soak check failed")), 2_000),
+  );
   // An unfinished panic (this bot died mid-panic) is resumed now; it runs in the background.
   void rt.ops.panic
     .resumeUnfinished()
     .then((r) => r && rt.log.warn({ panic_id: r.id, status: r.status }, "resumed an unfinished panic"))
     .catch((err) => rt.log.error({ err }, "could not resume the unfinished panic"));
   const addr = server.address();
-  rt.log.info({ mode: c.mode, address: typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : addr }, `tradeguard started (${c.mode})`);
+  rt.log.info(
+    { mode: c.mode, address: typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : addr },
+    `tradeguard started (${c.mode})`,
+  );
   return {
     server,
     async stop() {

@@ -1,6 +1,6 @@
 // GET /healthz and GET /metrics, served by Bolt's HTTP receiver (customRoutes) or by a plain server in local and
 // Socket Mode. Written once.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Runtime } from "../main.js";
 import { MODES } from "../state/keys.js";
 import { redisReachable } from "../state/redis.js";
@@ -8,14 +8,27 @@ import { redisReachable } from "../state/redis.js";
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 /** The custom routes, in Bolt's CustomRoute shape. */
-export function httpRoutes(rt: Runtime, startedAt = Date.now()): { path: string; method: string[]; handler: Handler }[] {
+export function httpRoutes(
+  rt: Runtime,
+  startedAt = Date.now(),
+): { path: string; method: string[]; handler: Handler }[] {
   const healthz: Handler = (_req, res) => {
     void (async () => {
       const up = await redisReachable(rt.redis, 1_000);
       rt.metrics.redisUp.set(up ? 1 : 0);
       let mode: string | null = null;
-      if (up) mode = await rt.mode.get().then((m) => m.mode, () => null);
-      const body = { ok: up, redis: up ? "up" : "down", mode, slack: rt.config.mode, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) };
+      if (up)
+        mode = await rt.mode.get().then(
+          (m) => m.mode,
+          () => null,
+        );
+      const body = {
+        ok: up,
+        redis: up ? "up" : "down",
+        mode,
+        slack: rt.config.mode,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      };
       res.writeHead(up ? 200 : 503, { "content-type": "application/json" });
       res.end(JSON.stringify(body));
     })();

@@ -76,18 +76,31 @@ export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promi
 
   while (rounds < maxRounds && Date.now() < opts.deadline) {
     rounds++;
-    const ctx = { panicId: rounds === 1 && opts.attempt === 1 ? opts.panicId : `${opts.panicId}-${opts.attempt}${rounds}`, signal };
+    const ctx = {
+      panicId: rounds === 1 && opts.attempt === 1 ? opts.panicId : `${opts.panicId}-${opts.attempt}${rounds}`,
+      signal,
+    };
     try {
       const r = await call("cancel_all", () => broker.cancelAll(ctx));
       cancelled.push(...r.items);
-      opts.onStep?.("cancelled", { broker: broker.name, round: rounds, ok: r.items.filter((i) => i.ok).length, failed: r.items.filter((i) => !i.ok).length });
+      opts.onStep?.("cancelled", {
+        broker: broker.name,
+        round: rounds,
+        ok: r.items.filter((i) => i.ok).length,
+        failed: r.items.filter((i) => !i.ok).length,
+      });
     } catch (err) {
       errors.push(`cancel all (round ${rounds}): ${errMsg(err)}`);
     }
     try {
       const r = await call("close_all", () => broker.closeAll(ctx));
       closed.push(...r.items);
-      opts.onStep?.("closed", { broker: broker.name, round: rounds, ok: r.items.filter((i) => i.ok).length, failed: r.items.filter((i) => !i.ok).length });
+      opts.onStep?.("closed", {
+        broker: broker.name,
+        round: rounds,
+        ok: r.items.filter((i) => i.ok).length,
+        failed: r.items.filter((i) => !i.ok).length,
+      });
     } catch (err) {
       errors.push(`close all (round ${rounds}): ${errMsg(err)}`);
     }

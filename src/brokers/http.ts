@@ -28,7 +28,14 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 export async function requestJson(
   broker: string,
   url: string,
-  init: { method: string; headers: Record<string, string>; body?: unknown; timeoutMs: number; signal?: AbortSignal; okStatuses?: number[] },
+  init: {
+    method: string;
+    headers: Record<string, string>;
+    body?: unknown;
+    timeoutMs: number;
+    signal?: AbortSignal;
+    okStatuses?: number[];
+  },
 ): Promise<{ status: number; body: unknown }> {
   const timeout = AbortSignal.timeout(init.timeoutMs);
   const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
@@ -36,15 +43,30 @@ export async function requestJson(
   try {
     res = await fetch(url, {
       method: init.method,
-      headers: { accept: "application/json", ...(init.body !== undefined ? { "content-type": "application/json" } : {}), ...init.headers },
+      headers: {
+        accept: "application/json",
+        ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+        ...init.headers,
+      },
       body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
       signal,
     });
   } catch (err) {
     const timedOut = timeout.aborted;
     const aborted = init.signal?.aborted;
-    const what = aborted ? "deadline reached" : timedOut ? `timed out after ${init.timeoutMs} ms` : `network error: ${(err as Error).message}`;
-    throw new BrokerHttpError(broker, `${init.method} ${new URL(url).pathname}: ${what}`, undefined, undefined, undefined, !aborted);
+    const what = aborted
+      ? "deadline reached"
+      : timedOut
+        ? `timed out after ${init.timeoutMs} ms`
+        : `network error: ${(err as Error).message}`;
+    throw new BrokerHttpError(
+      broker,
+      `${init.method} ${new URL(url).pathname}: ${what}`,
+      undefined,
+      undefined,
+      undefined,
+      !aborted,
+    );
   }
   const text = await res.text().catch(() => "");
   let body: unknown = text;
@@ -58,7 +80,10 @@ export async function requestJson(
   const ok = init.okStatuses ? init.okStatuses.includes(res.status) : res.ok;
   if (!ok) {
     const transient = res.status === 429 || res.status >= 500;
-    const detail = typeof body === "object" && body && "message" in body ? String((body as { message: unknown }).message) : String(text).slice(0, 200);
+    const detail =
+      typeof body === "object" && body && "message" in body
+        ? String((body as { message: unknown }).message)
+        : String(text).slice(0, 200);
     throw new BrokerHttpError(
       broker,
       `${init.method} ${new URL(url).pathname} → HTTP ${res.status}${detail ? `: ${detail}` : ""}`,

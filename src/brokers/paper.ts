@@ -6,7 +6,15 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { BrokerError, UserInputError } from "../errors.js";
 import type { Keys } from "../state/keys.js";
-import { type BulkResult, type Broker, type CallContext, type OpenOrder, type Position, type Side, closeClientOrderId } from "./broker.js";
+import {
+  type Broker,
+  type BulkResult,
+  type CallContext,
+  closeClientOrderId,
+  type OpenOrder,
+  type Position,
+  type Side,
+} from "./broker.js";
 
 const decimalString = z.string().regex(/^-?\d+(\.\d+)?$/, "a decimal string");
 
@@ -52,7 +60,8 @@ export class PaperBroker implements Broker {
     const out: PaperOrder[] = [];
     for (const [id, json] of Object.entries(raw)) {
       const r = orderSchema.safeParse(safeJson(json));
-      if (!r.success) throw new BrokerError(this.name, `order ${id} in Redis is malformed: ${r.error.issues[0]?.message}`);
+      if (!r.success)
+        throw new BrokerError(this.name, `order ${id} in Redis is malformed: ${r.error.issues[0]?.message}`);
       out.push(r.data);
     }
     return out.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
@@ -62,7 +71,8 @@ export class PaperBroker implements Broker {
     const out = new Map<string, PaperPosition>();
     for (const [symbol, json] of Object.entries(raw)) {
       const r = positionSchema.safeParse(safeJson(json));
-      if (!r.success) throw new BrokerError(this.name, `position ${symbol} in Redis is malformed: ${r.error.issues[0]?.message}`);
+      if (!r.success)
+        throw new BrokerError(this.name, `position ${symbol} in Redis is malformed: ${r.error.issues[0]?.message}`);
       out.set(symbol, r.data);
     }
     return out;
@@ -129,10 +139,20 @@ export class PaperBroker implements Broker {
   }
 
   /** Places a simulated order: market orders fill now; limit orders rest until cancelled. */
-  async placeOrder(input: { symbol: string; side: Side; qty: string; type: "market" | "limit"; limitPrice?: string; clientOrderId?: string }): Promise<string> {
-    if (!/^\d+(\.\d+)?$/.test(input.qty) || new Decimal(input.qty).lte(0)) throw new UserInputError(`qty must be a positive decimal, got ${input.qty}`);
-    if (input.type === "market") return (await this.fill(input.symbol, input.side, input.qty, input.clientOrderId ?? randomUUID())).orderId;
-    if (!input.limitPrice || !/^\d+(\.\d+)?$/.test(input.limitPrice)) throw new UserInputError("a limit order needs a positive decimal limit price");
+  async placeOrder(input: {
+    symbol: string;
+    side: Side;
+    qty: string;
+    type: "market" | "limit";
+    limitPrice?: string;
+    clientOrderId?: string;
+  }): Promise<string> {
+    if (!/^\d+(\.\d+)?$/.test(input.qty) || new Decimal(input.qty).lte(0))
+      throw new UserInputError(`qty must be a positive decimal, got ${input.qty}`);
+    if (input.type === "market")
+      return (await this.fill(input.symbol, input.side, input.qty, input.clientOrderId ?? randomUUID())).orderId;
+    if (!input.limitPrice || !/^\d+(\.\d+)?$/.test(input.limitPrice))
+      throw new UserInputError("a limit order needs a positive decimal limit price");
     const order: PaperOrder = {
       id: randomUUID(),
       clientOrderId: input.clientOrderId ?? null,
@@ -149,12 +169,18 @@ export class PaperBroker implements Broker {
 
   /** Sets a position directly (drills and tests). */
   async setPosition(symbol: string, qty: string, price: string): Promise<void> {
-    if (!/^-?\d+(\.\d+)?$/.test(qty) || !/^\d+(\.\d+)?$/.test(price)) throw new UserInputError("qty and price must be decimals");
+    if (!/^-?\d+(\.\d+)?$/.test(qty) || !/^\d+(\.\d+)?$/.test(price))
+      throw new UserInputError("qty and price must be decimals");
     const p: PaperPosition = { qty: new Decimal(qty).toFixed(), avgEntryPrice: price, markPrice: price };
     await this.redis.hset(this.keys.paperPositions(this.name), symbol, JSON.stringify(p));
   }
 
-  private async fill(symbol: string, side: Side, qty: string, clientOrderId: string): Promise<{ orderId: string; duplicate: boolean }> {
+  private async fill(
+    symbol: string,
+    side: Side,
+    qty: string,
+    clientOrderId: string,
+  ): Promise<{ orderId: string; duplicate: boolean }> {
     const fillsKey = this.keys.paperFills(this.name);
     const orderId = randomUUID();
     // Idempotent client order id: a second submission with the same id is reported, not filled again.
@@ -166,7 +192,12 @@ export class PaperBroker implements Broker {
     const next = new Decimal(cur?.qty ?? "0").add(delta);
     const mark = cur?.markPrice ?? "0";
     if (next.isZero()) await this.redis.hdel(posKey, symbol);
-    else await this.redis.hset(posKey, symbol, JSON.stringify({ qty: next.toFixed(), avgEntryPrice: cur?.avgEntryPrice ?? mark, markPrice: mark }));
+    else
+      await this.redis.hset(
+        posKey,
+        symbol,
+        JSON.stringify({ qty: next.toFixed(), avgEntryPrice: cur?.avgEntryPrice ?? mark, markPrice: mark }),
+      );
     return { orderId, duplicate: false };
   }
 }

@@ -6,7 +6,7 @@ import { type AuditSource, readEntries, tailEntries } from "../audit/log.js";
 import { ConfigError } from "../errors.js";
 import { createKeys } from "../state/keys.js";
 import { createRedis, redisReachable } from "../state/redis.js";
-import { CliExit, EXIT, cliConfig, printJson } from "./context.js";
+import { CliExit, cliConfig, EXIT, printJson } from "./context.js";
 
 async function source(file: string | undefined): Promise<{ src: AuditSource; close: () => void }> {
   if (file) return { src: { kind: "file", file }, close: () => {} };
@@ -14,7 +14,10 @@ async function source(file: string | undefined): Promise<{ src: AuditSource; clo
   const redis = createRedis(config.redis.url, { interactive: true, name: "tradeguard-cli" });
   if (!(await redisReachable(redis, 2_000))) {
     redis.disconnect();
-    throw new CliExit(EXIT.unavailable, `Redis is unreachable; verify the local audit file instead: --file ${config.audit.file}`);
+    throw new CliExit(
+      EXIT.unavailable,
+      `Redis is unreachable; verify the local audit file instead: --file ${config.audit.file}`,
+    );
   }
   return { src: { kind: "redis", redis, keys: createKeys(config.redis.prefix) }, close: () => redis.disconnect() };
 }
@@ -39,7 +42,10 @@ export function registerAudit(program: Command): void {
     .description("verify the chain (Redis stream by default, or a JSONL file)")
     .option("--pubkey <file>", "Ed25519 public key PEM (default: derived from AUDIT_KEY_FILE)")
     .option("--file <path>", "verify a JSONL audit file instead of Redis")
-    .option("--full", "verify every signature (default: hash links on every entry, signatures on checkpoints and the head)")
+    .option(
+      "--full",
+      "verify every signature (default: hash links on every entry, signatures on checkpoints and the head)",
+    )
     .option("--json", "print the result as JSON")
     .action(async (opts: { pubkey?: string; file?: string; full?: boolean; json?: boolean }) => {
       const key = publicKey(opts.pubkey);
@@ -82,7 +88,8 @@ export function registerAudit(program: Command): void {
     .option("--json", "one JSON entry per line (default: readable lines)")
     .action(async (opts: { n: string; file?: string; json?: boolean }) => {
       const n = Number(opts.n);
-      if (!Number.isInteger(n) || n < 1 || n > 100_000) throw new CliExit(EXIT.usage, "-n must be an integer from 1 to 100000");
+      if (!Number.isInteger(n) || n < 1 || n > 100_000)
+        throw new CliExit(EXIT.usage, "-n must be an integer from 1 to 100000");
       const { src, close } = await source(opts.file);
       try {
         for (const raw of await tailEntries(src, n)) {

@@ -3,7 +3,7 @@ import { pino } from "pino";
 import { type Config, loadConfig } from "../config.js";
 import { ConfigError, describeError } from "../errors.js";
 import { type Logger, REDACT_PATHS } from "../log.js";
-import { type Runtime, createRuntime } from "../main.js";
+import { createRuntime, type Runtime } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
@@ -22,7 +22,13 @@ export class CliExit extends Error {
 export function cliLogger(level: string): Logger {
   const opts = { level, redact: { paths: REDACT_PATHS, censor: "[redacted]" } };
   if (process.stderr.isTTY) {
-    return pino({ ...opts, transport: { target: "pino-pretty", options: { destination: 2, colorize: true, ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss" } } });
+    return pino({
+      ...opts,
+      transport: {
+        target: "pino-pretty",
+        options: { destination: 2, colorize: true, ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss" },
+      },
+    });
   }
   return pino(opts, pino.destination({ fd: 2, sync: true }));
 }
@@ -43,7 +49,11 @@ export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, opts: { lo
   const log = cliLogger(opts.logLevel ?? (config.logLevel === "info" ? "warn" : config.logLevel));
   let rt: Runtime;
   try {
-    rt = await createRuntime(config, { log, interactive: true, notifier: createNotifier(config, log, (l) => process.stderr.write(`${l}\n`)) });
+    rt = await createRuntime(config, {
+      log,
+      interactive: true,
+      notifier: createNotifier(config, log, (l) => process.stderr.write(`${l}\n`)),
+    });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
     throw err;
@@ -57,7 +67,11 @@ export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, opts: { lo
 
 /** Requires Redis for an operation that cannot work without it. */
 export function requireRedis(rt: Runtime, what: string): void {
-  if (!rt.redisUp) throw new CliExit(EXIT.unavailable, `${what} needs Redis, and Redis at ${rt.config.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@")} is unreachable.`);
+  if (!rt.redisUp)
+    throw new CliExit(
+      EXIT.unavailable,
+      `${what} needs Redis, and Redis at ${rt.config.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@")} is unreachable.`,
+    );
 }
 
 /** Prints a value as JSON on stdout. */

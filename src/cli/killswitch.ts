@@ -31,16 +31,21 @@ export function registerKillSwitch(program: Command): void {
           if (!process.stdin.isTTY) throw new CliExit(EXIT.usage, "not a terminal: pass --yes to confirm the panic");
           const radius = await rt.ops.blastRadius();
           for (const b of radius.brokers) {
-            process.stderr.write(`  ${b.broker} (${b.kind}): ${b.openOrders} open orders, ${b.positions} positions, gross ${b.grossNotional}${b.error ? ` [could not read: ${b.error}]` : ""}\n`);
+            process.stderr.write(
+              `  ${b.broker} (${b.kind}): ${b.openOrders} open orders, ${b.positions} positions, gross ${b.grossNotional}${b.error ? ` [could not read: ${b.error}]` : ""}\n`,
+            );
           }
-          if (!(await confirmOnTty("Type HALT to halt trading and flatten everything: "))) throw new CliExit(EXIT.failed, "not confirmed; nothing was changed");
+          if (!(await confirmOnTty("Type HALT to halt trading and flatten everything: ")))
+            throw new CliExit(EXIT.failed, "not confirmed; nothing was changed");
         }
         if (rt.redisUp) await rt.ops.panic.requested(actor, opts.reason);
         const { report, joined } = await rt.ops.panic.halt({ actor, reason: opts.reason });
         if (opts.json) printJson({ ...report, joined });
         else process.stdout.write(`${joined ? "(joined the panic already running)\n" : ""}${reportText(report)}\n`);
         if (report.haltFlag === "not_set") {
-          process.stderr.write("\n!!! REDIS WAS UNREACHABLE: THE HALT FLAG IS NOT SET. Trading processes may keep trading. Audit entries are in the local audit file. !!!\n");
+          process.stderr.write(
+            "\n!!! REDIS WAS UNREACHABLE: THE HALT FLAG IS NOT SET. Trading processes may keep trading. Audit entries are in the local audit file. !!!\n",
+          );
           throw new CliExit(EXIT.unavailable);
         }
         if (report.status !== "HALT-VERIFIED") throw new CliExit(EXIT.failed);
@@ -57,7 +62,10 @@ export function registerKillSwitch(program: Command): void {
         requireRedis(rt, "clear");
         const req = await rt.ops.resume.request(cliActor(), opts.reason);
         if (opts.json) printJson(req);
-        else process.stdout.write(`Clear request ${req.id} created; it needs ${req.needed} approval(s) from someone other than ${req.requester}: tradeguard approve ${req.id}\n`);
+        else
+          process.stdout.write(
+            `Clear request ${req.id} created; it needs ${req.needed} approval(s) from someone other than ${req.requester}: tradeguard approve ${req.id}\n`,
+          );
       });
     });
 
@@ -71,7 +79,8 @@ export function registerKillSwitch(program: Command): void {
         requireRedis(rt, "approve");
         const res = await rt.ops.resume.approve(cliActor(), requestId);
         if (opts.json) printJson(res);
-        else if (res.outcome === "recorded") process.stdout.write(`Approval recorded (${res.request.approvals.length}/${res.request.needed}).\n`);
+        else if (res.outcome === "recorded")
+          process.stdout.write(`Approval recorded (${res.request.approvals.length}/${res.request.needed}).\n`);
         else process.stdout.write(`Approved: trading is reduce-only until ${res.soakUntil}, then active.\n`);
         if (opts.wait && res.outcome === "approved") {
           while ((await rt.mode.get()).mode === "reduce_only") {

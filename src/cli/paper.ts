@@ -26,7 +26,13 @@ export function registerPaper(program: Command): void {
       if (o.side !== "buy" && o.side !== "sell") throw new UserInputError("--side must be buy or sell");
       await withRuntime(async (rt) => {
         requireRedis(rt, "paper");
-        const id = await paper(rt, o.broker).placeOrder({ symbol: o.symbol, side: o.side as "buy" | "sell", qty: o.qty, type: o.limit ? "limit" : "market", limitPrice: o.limit });
+        const id = await paper(rt, o.broker).placeOrder({
+          symbol: o.symbol,
+          side: o.side as "buy" | "sell",
+          qty: o.qty,
+          type: o.limit ? "limit" : "market",
+          limitPrice: o.limit,
+        });
         process.stdout.write(`${id}\n`);
       });
     });

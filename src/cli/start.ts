@@ -6,7 +6,7 @@ import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { createRuntime } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
-import { CliExit, EXIT, cliConfig } from "./context.js";
+import { CliExit, cliConfig, EXIT } from "./context.js";
 
 /** Registers start. */
 export function registerStart(program: Command): void {
@@ -15,7 +15,10 @@ export function registerStart(program: Command): void {
     .description("start the bot (Slack HTTP, Socket Mode, or local mode without Slack tokens)")
     .action(async () => {
       const config = cliConfig();
-      const log = createLogger({ level: config.logLevel, pretty: config.mode === "local" || Boolean(process.stdout.isTTY) });
+      const log = createLogger({
+        level: config.logLevel,
+        pretty: config.mode === "local" || Boolean(process.stdout.isTTY),
+      });
       log.info({ config: redactedConfig(config) }, "configuration");
       let rt: Awaited<ReturnType<typeof createRuntime>>;
       try {
@@ -24,9 +27,12 @@ export function registerStart(program: Command): void {
         if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
         throw err;
       }
-      if (!rt.redisUp) log.warn("Redis is unreachable at start-up; the bot keeps retrying and /healthz answers 503 until it is back");
+      if (!rt.redisUp)
+        log.warn("Redis is unreachable at start-up; the bot keeps retrying and /healthz answers 503 until it is back");
       if (config.mode === "local") {
-        log.info(`local mode: no Slack tokens. Alerts print here; drive it with the CLI (npx tradeguard status). Audit key: ${config.audit.keyFile}`);
+        log.info(
+          `local mode: no Slack tokens. Alerts print here; drive it with the CLI (npx tradeguard status). Audit key: ${config.audit.keyFile}`,
+        );
       }
       const bot = await startBot(rt);
       await new Promise<void>((resolve) => {

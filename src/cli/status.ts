@@ -19,7 +19,10 @@ export function registerStatus(program: Command): void {
         if (s.reason) lines.push(`reason: ${s.reason}`);
         if (s.panicRunning) lines.push(`panic running: ${s.panicRunning}`);
         if (s.soakUntil) lines.push(`reduce-only soak until: ${s.soakUntil}`);
-        if (s.clearRequest) lines.push(`clear request ${s.clearRequest.id} by ${s.clearRequest.requester}: ${s.clearRequest.approvals.length} approval(s), expires ${s.clearRequest.expiresAt}`);
+        if (s.clearRequest)
+          lines.push(
+            `clear request ${s.clearRequest.id} by ${s.clearRequest.requester}: ${s.clearRequest.approvals.length} approval(s), expires ${s.clearRequest.expiresAt}`,
+          );
         lines.push(`brokers: ${s.brokers.map((b) => `${b.name} (${b.kind})`).join(", ")}`);
         if (s.lastPanic) lines.push("", "last panic:", reportText(s.lastPanic));
         process.stdout.write(`${lines.join("\n")}\n`);

@@ -10,20 +10,41 @@ export function register(app: App, rt: Runtime): void {
     await ack();
     const req = await rt.ops.resume.request(command.user_id, command.text);
     const status = await rt.ops.status();
-    const posted = await rt.notifier.announce({ ...clearRequestView(req, status.lastPanic, new Date(), rt.config.runbookUrl), severity: "warn" });
+    const posted = await rt.notifier.announce({
+      ...clearRequestView(req, status.lastPanic, new Date(), rt.config.runbookUrl),
+      severity: "warn",
+    });
     await respond({
       response_type: "ephemeral",
       text: `Resume request \`${req.id}\` posted${posted ? ` in <#${posted.channel}>` : ""}. It needs ${req.needed} approval(s) from someone else.`,
     });
   });
 
-  const decide = (kind: "approve" | "reject") => async ({ ack, body, action, respond }: { ack: () => Promise<void>; body: BlockAction; action: ButtonAction; respond: (m: object) => Promise<unknown> }) => {
-    await ack();
-    const id = action.value ?? "";
-    const request = kind === "approve" ? (await rt.ops.resume.approve(body.user.id, id)).request : await rt.ops.resume.reject(body.user.id, id);
-    const status = await rt.ops.status();
-    await respond({ replace_original: true, ...clearRequestView(request, status.lastPanic, new Date(), rt.config.runbookUrl) });
-  };
+  const decide =
+    (kind: "approve" | "reject") =>
+    async ({
+      ack,
+      body,
+      action,
+      respond,
+    }: {
+      ack: () => Promise<void>;
+      body: BlockAction;
+      action: ButtonAction;
+      respond: (m: object) => Promise<unknown>;
+    }) => {
+      await ack();
+      const id = action.value ?? "";
+      const request =
+        kind === "approve"
+          ? (await rt.ops.resume.approve(body.user.id, id)).request
+          : await rt.ops.resume.reject(body.user.id, id);
+      const status = await rt.ops.status();
+      await respond({
+        replace_original: true,
+        ...clearRequestView(request, status.lastPanic, new Date(), rt.config.runbookUrl),
+      });
+    };
   app.action<BlockAction<ButtonAction>>(ids.clearApprove, decide("approve"));
   app.action<BlockAction<ButtonAction>>(ids.clearReject, decide("reject"));
 }

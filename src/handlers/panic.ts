@@ -2,7 +2,7 @@
 // follows the panic to its HALT-VERIFIED / HALT-PARTIAL report.
 import type { App } from "@slack/bolt";
 import { ids } from "../bot/ids.js";
-import { panicReportView, panicConfirmView } from "../bot/views/panic.js";
+import { panicConfirmView, panicReportView } from "../bot/views/panic.js";
 import type { Runtime } from "../main.js";
 import type { PanicReport } from "../ops/panic-report.js";
 
@@ -30,9 +30,14 @@ export function register(app: App, rt: Runtime): void {
       const now = Date.now();
       if (r.status === "RUNNING" && now - lastSent < 1000) return;
       lastSent = now;
-      void respond({ replace_original: true, ...panicReportView(r, rt.config.runbookUrl) }).catch((err) => rt.log.warn({ err }, "panic progress update failed"));
+      void respond({ replace_original: true, ...panicReportView(r, rt.config.runbookUrl) }).catch((err) =>
+        rt.log.warn({ err }, "panic progress update failed"),
+      );
     };
-    await respond({ replace_original: true, text: ":rotating_light: HALT set. Cancelling and flattening every broker…" });
+    await respond({
+      replace_original: true,
+      text: ":rotating_light: HALT set. Cancelling and flattening every broker…",
+    });
     const { report } = await rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
     await respond({ replace_original: true, ...panicReportView(report, rt.config.runbookUrl) });
   });

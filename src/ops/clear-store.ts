@@ -96,7 +96,11 @@ type Scripts = Redis & {
   tgSoakFinish(...a: string[]): Promise<number>;
 };
 
-export type CreateOutcome = { kind: "created"; id: string } | { kind: "pending"; id: string } | { kind: "panic_running"; id: string } | { kind: "not_halted"; mode: string };
+export type CreateOutcome =
+  | { kind: "created"; id: string }
+  | { kind: "pending"; id: string }
+  | { kind: "panic_running"; id: string }
+  | { kind: "not_halted"; mode: string };
 export type ApproveOutcome =
   | { kind: "approved"; count: number }
   | { kind: "recorded"; count: number }
@@ -136,13 +140,28 @@ export class ClearStore {
       ["panic_id", req.panicId ?? ""],
       ["halt_since", req.haltSince ?? ""],
     ].flat();
-    const [kind, v] = await this.r.tgClearCreate(k.clearActive, k.clearRequest(req.id), k.panicActive, k.mode, req.id, String(ttlMs), ...fields);
+    const [kind, v] = await this.r.tgClearCreate(
+      k.clearActive,
+      k.clearRequest(req.id),
+      k.panicActive,
+      k.mode,
+      req.id,
+      String(ttlMs),
+      ...fields,
+    );
     if (kind === "not_halted") return { kind, mode: v ?? "active" };
     return { kind: kind as "created" | "pending" | "panic_running", id: v ?? "" };
   }
 
   /** Records one approval; the last needed one also moves the mode to reduce_only (see APPROVE). */
-  async approve(id: string, approver: string, now: Date, modePayload: string, soakJson: string, reason: string): Promise<ApproveOutcome> {
+  async approve(
+    id: string,
+    approver: string,
+    now: Date,
+    modePayload: string,
+    soakJson: string,
+    reason: string,
+  ): Promise<ApproveOutcome> {
     const k = this.keys;
     const [kind, v] = await this.r.tgClearApprove(
       k.clearRequest(id),
@@ -182,7 +201,19 @@ export class ClearStore {
   /** Ends the soak: reduce_only → active, only if the soak recorded is still this one and nothing halted since. */
   async finishSoak(soakJson: string, payload: string, actor: string, now: Date, reason: string): Promise<boolean> {
     const k = this.keys;
-    return (await this.r.tgSoakFinish(k.resumeSoak, k.mode, k.modeMeta, soakJson, k.modeChannel, payload, actor, now.toISOString(), reason)) === 1;
+    return (
+      (await this.r.tgSoakFinish(
+        k.resumeSoak,
+        k.mode,
+        k.modeMeta,
+        soakJson,
+        k.modeChannel,
+        payload,
+        actor,
+        now.toISOString(),
+        reason,
+      )) === 1
+    );
   }
 
   /** The soak in progress, as stored (raw JSON kept for the compare in finishSoak). */
@@ -204,12 +235,15 @@ export class ClearStore {
 
   /** One request with its approvals; state reads `expired` once past its expiry. */
   async get(id: string, now = new Date()): Promise<ClearRequest | null> {
-    const [[, h], [, approvals]] = (await this.r.multi().hgetall(this.keys.clearRequest(id)).smembers(this.keys.clearApprovals(id)).exec()) as [
-      [null, Record<string, string>],
-      [null, string[]],
-    ];
+    const [[, h], [, approvals]] = (await this.r
+      .multi()
+      .hgetall(this.keys.clearRequest(id))
+      .smembers(this.keys.clearApprovals(id))
+      .exec()) as [[null, Record<string, string>], [null, string[]]];
     if (!h?.id) return null;
-    let state = (["pending", "approved", "rejected", "expired"].includes(h.state ?? "") ? h.state : "expired") as ClearRequest["state"];
+    let state = (
+      ["pending", "approved", "rejected", "expired"].includes(h.state ?? "") ? h.state : "expired"
+    ) as ClearRequest["state"];
     if (state === "pending" && Number(h.expires_at_ms) <= now.getTime()) state = "expired";
     return {
       id: h.id,

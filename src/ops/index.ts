@@ -1,6 +1,6 @@
 // The operation layer: what Slack handlers, the CLI and jobs call. Written once.
 import type { OpsDeps } from "./deps.js";
-import { PanicOperation, blastRadius } from "./panic.js";
+import { blastRadius, PanicOperation } from "./panic.js";
 import { ResumeOperation } from "./resume.js";
 import { authorize } from "./roles.js";
 import { getStatus } from "./status.js";
@@ -13,7 +13,8 @@ export function createOperations(deps: OpsDeps) {
     resume: new ResumeOperation(deps),
     status: () => getStatus(deps),
     blastRadius: (timeoutMs?: number) => blastRadius(deps, timeoutMs),
-    authorize: (actor: string, role: Parameters<typeof authorize>[2], action: string) => authorize(deps, actor, role, action),
+    authorize: (actor: string, role: Parameters<typeof authorize>[2], action: string) =>
+      authorize(deps, actor, role, action),
   };
 }
 

@@ -20,7 +20,15 @@ export const brokerOutcomeSchema = z.object({
   /** What the re-query still found, or null when the broker could not be re-queried. */
   remaining: z
     .object({
-      orders: z.array(z.object({ id: z.string(), symbol: z.string(), side: z.string(), qty: z.string().nullable(), status: z.string() })),
+      orders: z.array(
+        z.object({
+          id: z.string(),
+          symbol: z.string(),
+          side: z.string(),
+          qty: z.string().nullable(),
+          status: z.string(),
+        }),
+      ),
       positions: z.array(z.object({ symbol: z.string(), qty: z.string() })),
     })
     .nullable(),
@@ -56,13 +64,17 @@ export function verdict(haltFlag: PanicReport["haltFlag"], brokers: BrokerOutcom
 /** Plain-text report, for the console, the CLI and Slack's fallback text. */
 export function reportText(r: PanicReport): string {
   const lines = [`${r.status} — panic ${r.id} by ${r.actor}: ${r.reason}`];
-  if (r.haltFlag === "not_set") lines.push("!! THE HALT FLAG COULD NOT BE SET IN REDIS: trading processes have NOT been told to stop !!");
+  if (r.haltFlag === "not_set")
+    lines.push("!! THE HALT FLAG COULD NOT BE SET IN REDIS: trading processes have NOT been told to stop !!");
   for (const b of r.brokers) {
     const cancelledOk = b.cancelled.filter((i) => i.ok).length;
     const closedOk = b.closed.filter((i) => i.ok).length;
-    lines.push(`• ${b.broker} (${b.kind}): ${b.verified ? "verified flat" : "NOT FLAT"} — ${cancelledOk} orders cancelled, ${closedOk} positions closed, ${b.rounds} round(s), ${b.durationMs} ms`);
+    lines.push(
+      `• ${b.broker} (${b.kind}): ${b.verified ? "verified flat" : "NOT FLAT"} — ${cancelledOk} orders cancelled, ${closedOk} positions closed, ${b.rounds} round(s), ${b.durationMs} ms`,
+    );
     if (b.remaining) {
-      for (const o of b.remaining.orders) lines.push(`    open order ${o.id} ${o.side} ${o.qty ?? "?"} ${o.symbol} (${o.status})`);
+      for (const o of b.remaining.orders)
+        lines.push(`    open order ${o.id} ${o.side} ${o.qty ?? "?"} ${o.symbol} (${o.status})`);
       for (const p of b.remaining.positions) lines.push(`    position ${p.symbol} ${p.qty}`);
     } else if (!b.verified) lines.push("    could not re-query the broker: state unknown");
     for (const e of b.errors) lines.push(`    error: ${e}`);

@@ -61,7 +61,12 @@ export class PanicStore {
   }
 
   /** Sets mode=halt, publishes it and claims `panic:active` — or returns the id of the panic already running. */
-  async begin(report: PanicReport, event: ModeEvent, owner: string, leaseUntilMs: number): Promise<{ started: boolean; id: string }> {
+  async begin(
+    report: PanicReport,
+    event: ModeEvent,
+    owner: string,
+    leaseUntilMs: number,
+  ): Promise<{ started: boolean; id: string }> {
     const k = this.keys;
     const [started, id] = await this.r.tgPanicBegin(
       k.panicActive,
@@ -100,7 +105,13 @@ export class PanicStore {
 
   /** Marks the panic done with its final report and releases `panic:active`. */
   async finish(report: PanicReport): Promise<void> {
-    await this.r.tgPanicFinish(this.keys.panic(report.id), this.keys.panicActive, this.keys.panicLast, report.id, JSON.stringify(report));
+    await this.r.tgPanicFinish(
+      this.keys.panic(report.id),
+      this.keys.panicActive,
+      this.keys.panicLast,
+      report.id,
+      JSON.stringify(report),
+    );
   }
 
   /** The id of the running panic, if any. */
@@ -109,12 +120,19 @@ export class PanicStore {
   }
 
   /** State and report of one panic (null when unknown or unreadable). */
-  async get(id: string): Promise<{ state: "running" | "done"; owner: string | null; lease: number; report: PanicReport } | null> {
+  async get(
+    id: string,
+  ): Promise<{ state: "running" | "done"; owner: string | null; lease: number; report: PanicReport } | null> {
     const h = await this.r.hgetall(this.keys.panic(id));
     if (!h.report) return null;
     const parsed = panicReportSchema.safeParse(safeJson(h.report));
     if (!parsed.success) return null;
-    return { state: h.state === "done" ? "done" : "running", owner: h.owner ?? null, lease: Number(h.lease ?? 0), report: parsed.data };
+    return {
+      state: h.state === "done" ? "done" : "running",
+      owner: h.owner ?? null,
+      lease: Number(h.lease ?? 0),
+      report: parsed.data,
+    };
   }
 
   /** The report of one panic. */

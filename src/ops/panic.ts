@@ -7,7 +7,7 @@ import { Decimal } from "decimal.js";
 import type { Broker } from "../brokers/broker.js";
 import { flattenBroker } from "../brokers/flatten.js";
 import { UserInputError } from "../errors.js";
-import { type OpsDeps, audit } from "./deps.js";
+import { audit, type OpsDeps } from "./deps.js";
 import { type BrokerOutcome, type PanicReport, reportText, verdict } from "./panic-report.js";
 import { readStateForSnapshot, writeSnapshot } from "./snapshot.js";
 
@@ -47,7 +47,10 @@ export interface BlastRadius {
 
 /** New panic id: sortable by time, unique across processes. */
 export function newPanicId(now: Date): string {
-  return `p${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+  return `p${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
 }
 
 /** Reads live what a panic would hit on each broker (bounded by `timeoutMs` per broker). */
@@ -61,7 +64,13 @@ export async function blastRadius(deps: Pick<OpsDeps, "brokers" | "now">, timeou
         for (const p of positions) if (p.marketValue) gross = gross.add(new Decimal(p.marketValue).abs());
         for (const o of orders) {
           if (o.notional) gross = gross.add(new Decimal(o.notional).abs());
-          else if (o.qty && o.limitPrice) gross = gross.add(new Decimal(o.qty).sub(o.filledQty || "0").mul(o.limitPrice).abs());
+          else if (o.qty && o.limitPrice)
+            gross = gross.add(
+              new Decimal(o.qty)
+                .sub(o.filledQty || "0")
+                .mul(o.limitPrice)
+                .abs(),
+            );
         }
         return {
           broker: b.name,
@@ -69,11 +78,21 @@ export async function blastRadius(deps: Pick<OpsDeps, "brokers" | "now">, timeou
           openOrders: orders.length,
           positions: positions.length,
           grossNotional: gross.toFixed(2),
-          notCancellable: orders.filter((o) => NOT_CANCELLABLE.has(o.status)).map((o) => ({ id: o.id, symbol: o.symbol, status: o.status })),
+          notCancellable: orders
+            .filter((o) => NOT_CANCELLABLE.has(o.status))
+            .map((o) => ({ id: o.id, symbol: o.symbol, status: o.status })),
           error: null,
         };
       } catch (err) {
-        return { broker: b.name, kind: b.kind, openOrders: 0, positions: 0, grossNotional: "0.00", notCancellable: [], error: (err as Error).message };
+        return {
+          broker: b.name,
+          kind: b.kind,
+          openOrders: 0,
+          positions: 0,
+          grossNotional: "0.00",
+          notCancellable: [],
+          error: (err as Error).message,
+        };
       }
     }),
   );
@@ -81,7 +100,11 @@ export async function blastRadius(deps: Pick<OpsDeps, "brokers" | "now">, timeou
   return {
     readAt: deps.now().toISOString(),
     brokers: per,
-    totals: { openOrders: per.reduce((s, b) => s + b.openOrders, 0), positions: per.reduce((s, b) => s + b.positions, 0), grossNotional: total.toFixed(2) },
+    totals: {
+      openOrders: per.reduce((s, b) => s + b.openOrders, 0),
+      positions: per.reduce((s, b) => s + b.positions, 0),
+      grossNotional: total.toFixed(2),
+    },
   };
 }
 
@@ -102,7 +125,8 @@ export class PanicOperation {
     const reason = input.reason.trim() || "no reason given";
     if (reason.length > 500) throw new UserInputError("The reason is longer than 500 characters.");
     const d = this.deps;
-    if (!d.redisUp) return { report: await this.haltWithoutRedis(input.actor, reason, input.onProgress), joined: false };
+    if (!d.redisUp)
+      return { report: await this.haltWithoutRedis(input.actor, reason, input.onProgress), joined: false };
     const now = d.now();
     const report: PanicReport = {
       id: newPanicId(now),
@@ -120,7 +144,12 @@ export class PanicOperation {
     };
     let begun: { started: boolean; id: string };
     try {
-      begun = await d.panicStore.begin(report, { mode: "halt", reason, actor: input.actor, ts: report.haltedAt! }, d.instanceId, Date.now() + LEASE_MS);
+      begun = await d.panicStore.begin(
+        report,
+        { mode: "halt", reason, actor: input.actor, ts: report.haltedAt! },
+        d.instanceId,
+        Date.now() + LEASE_MS,
+      );
     } catch (err) {
       d.log.error({ err }, "panic: Redis failed while setting the halt flag; flattening without it");
       return { report: await this.haltWithoutRedis(input.actor, reason, input.onProgress), joined: false };
@@ -132,7 +161,11 @@ export class PanicOperation {
     // Registered before the first await, so a join from this process waits on it instead of running it again.
     const run = this.track(report.id, async () => {
       await audit(d, { actor: input.actor, action: "panic.confirmed", details: { panic_id: report.id, reason } });
-      await audit(d, { actor: input.actor, action: "mode.set", details: { mode: "halt", panic_id: report.id, reason, at: report.haltedAt } });
+      await audit(d, {
+        actor: input.actor,
+        action: "mode.set",
+        details: { mode: "halt", panic_id: report.id, reason, at: report.haltedAt },
+      });
       return this.execute(report, input.onProgress);
     });
     return { report: await run, joined: false };
@@ -154,7 +187,11 @@ export class PanicOperation {
         onProgress?.(p.report);
       }
       if (await d.panicStore.claim(id, d.instanceId, Date.now(), Date.now() + LEASE_MS)) {
-        await audit(d, { actor: "tradeguard", action: "panic.resumed", details: { panic_id: id, previous_owner: p.owner, instance: d.instanceId } });
+        await audit(d, {
+          actor: "tradeguard",
+          action: "panic.resumed",
+          details: { panic_id: id, previous_owner: p.owner, instance: d.instanceId },
+        });
         return this.track(id, () => this.execute(p.report, onProgress));
       }
       if (Date.now() > giveUpAt) return p.report;
@@ -180,7 +217,9 @@ export class PanicOperation {
     const report: PanicReport = { ...initial, brokers: [] };
     report.attempts = await d.panicStore.nextAttempt(report.id);
     const lease = setInterval(() => {
-      d.panicStore.claim(report.id, d.instanceId, Date.now(), Date.now() + LEASE_MS).catch((err) => d.log.warn({ err }, "panic: lease renewal failed"));
+      d.panicStore
+        .claim(report.id, d.instanceId, Date.now(), Date.now() + LEASE_MS)
+        .catch((err) => d.log.warn({ err }, "panic: lease renewal failed"));
     }, LEASE_RENEW_MS);
     lease.unref();
     try {
@@ -192,7 +231,11 @@ export class PanicOperation {
     }
   }
 
-  private async flattenAll(report: PanicReport, brokers: Broker[], onProgress?: (r: PanicReport) => void): Promise<BrokerOutcome[]> {
+  private async flattenAll(
+    report: PanicReport,
+    brokers: Broker[],
+    onProgress?: (r: PanicReport) => void,
+  ): Promise<BrokerOutcome[]> {
     const d = this.deps;
     const deadline = Date.now() + d.config.panic.deadlineMs;
     const done: BrokerOutcome[] = [];
@@ -203,7 +246,8 @@ export class PanicOperation {
           attempt: report.attempts || 1,
           deadline,
           onCall: (op, outcome) => d.metrics.brokerCalls.inc({ broker: b.name, op, outcome }),
-          onStep: (step, detail) => d.log.info({ panic_id: report.id, step, ...detail }, `panic ${report.id}: ${b.name} ${step}`),
+          onStep: (step, detail) =>
+            d.log.info({ panic_id: report.id, step, ...detail }, `panic ${report.id}: ${b.name} ${step}`),
         });
         await audit(d, {
           actor: "tradeguard",
@@ -228,7 +272,11 @@ export class PanicOperation {
     );
   }
 
-  private async conclude(report: PanicReport, started: number, onProgress?: (r: PanicReport) => void): Promise<PanicReport> {
+  private async conclude(
+    report: PanicReport,
+    started: number,
+    onProgress?: (r: PanicReport) => void,
+  ): Promise<PanicReport> {
     const d = this.deps;
     report.status = verdict(report.haltFlag, report.brokers);
     report.finishedAt = d.now().toISOString();
@@ -236,7 +284,11 @@ export class PanicOperation {
     await audit(d, {
       actor: "tradeguard",
       action: "panic.verified",
-      details: { panic_id: report.id, status: report.status, brokers: report.brokers.map((b) => ({ broker: b.broker, verified: b.verified, remaining: b.remaining })) },
+      details: {
+        panic_id: report.id,
+        status: report.status,
+        brokers: report.brokers.map((b) => ({ broker: b.broker, verified: b.verified, remaining: b.remaining })),
+      },
     }).catch((err) => d.log.error({ err }, "panic: audit of verification failed"));
     try {
       const state = await readStateForSnapshot(d.redisUp ? d.redis : null, d.keys);
@@ -246,21 +298,35 @@ export class PanicOperation {
         redis: state,
         positions_seen: report.brokers.map((b) => ({ broker: b.broker, closed: b.closed, remaining: b.remaining })),
       });
-      await audit(d, { actor: "tradeguard", action: "panic.snapshot", details: { panic_id: report.id, location: report.snapshot } });
+      await audit(d, {
+        actor: "tradeguard",
+        action: "panic.snapshot",
+        details: { panic_id: report.id, location: report.snapshot },
+      });
     } catch (err) {
       d.log.error({ err }, "panic: snapshot failed");
-      await audit(d, { actor: "tradeguard", action: "panic.snapshot_failed", details: { panic_id: report.id, error: (err as Error).message } }).catch(() => {});
+      await audit(d, {
+        actor: "tradeguard",
+        action: "panic.snapshot_failed",
+        details: { panic_id: report.id, error: (err as Error).message },
+      }).catch(() => {});
     }
     if (d.redisUp) await d.panicStore.finish(report);
     d.metrics.panics.inc({ outcome: report.status });
     d.metrics.panicDuration.observe(report.durationMs / 1000);
     onProgress?.(report);
-    await d.notifier.announce({ text: reportText(report), severity: report.status === "HALT-VERIFIED" ? "warn" : "critical" }).catch(() => null);
+    await d.notifier
+      .announce({ text: reportText(report), severity: report.status === "HALT-VERIFIED" ? "warn" : "critical" })
+      .catch(() => null);
     return report;
   }
 
   /** Redis is unreachable: flatten through the brokers anyway, audit to the local file, and say the flag is not set. */
-  private async haltWithoutRedis(actor: string, reason: string, onProgress?: (r: PanicReport) => void): Promise<PanicReport> {
+  private async haltWithoutRedis(
+    actor: string,
+    reason: string,
+    onProgress?: (r: PanicReport) => void,
+  ): Promise<PanicReport> {
     const d = this.deps;
     const now = d.now();
     const report: PanicReport = {
@@ -277,10 +343,15 @@ export class PanicOperation {
       snapshot: null,
       attempts: 1,
     };
-    d.log.fatal({ panic_id: report.id }, "REDIS UNREACHABLE: the halt flag could NOT be set; trading processes are not told to stop. Flattening through the brokers anyway.");
-    await audit(d, { actor, action: "panic.confirmed", details: { panic_id: report.id, reason, halt_flag: "not_set", redis: "unreachable" } }).catch((err) =>
-      d.log.error({ err }, "panic: could not audit even to the local file"),
+    d.log.fatal(
+      { panic_id: report.id },
+      "REDIS UNREACHABLE: the halt flag could NOT be set; trading processes are not told to stop. Flattening through the brokers anyway.",
     );
+    await audit(d, {
+      actor,
+      action: "panic.confirmed",
+      details: { panic_id: report.id, reason, halt_flag: "not_set", redis: "unreachable" },
+    }).catch((err) => d.log.error({ err }, "panic: could not audit even to the local file"));
     const started = Date.now();
     report.brokers = await this.flattenAll(report, d.brokers, onProgress);
     return this.conclude(report, started, onProgress);

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { NotAuthorizedError, NotFoundError, UserInputError } from "../errors.js";
 import type { ModeEvent } from "../state/mode.js";
 import type { ClearRequest } from "./clear-store.js";
-import { type OpsDeps, audit } from "./deps.js";
+import { audit, type OpsDeps } from "./deps.js";
 import { authorize } from "./roles.js";
 
 export interface ApproveResult {
@@ -30,7 +30,10 @@ export class ResumeOperation {
     const mode = await d.mode.get();
     const ttlMs = d.config.resume.requestTtlMinutes * 60_000;
     const req: ClearRequest = {
-      id: `c${now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`,
+      id: `c${now
+        .toISOString()
+        .replace(/[-:]/g, "")
+        .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`,
       requester: actor,
       reason: why,
       createdAt: now.toISOString(),
@@ -52,7 +55,17 @@ export class ResumeOperation {
       case "pending":
         throw new UserInputError(`Clear request ${out.id} is already waiting for approval.`);
     }
-    await audit(d, { actor, action: "clear.requested", details: { request_id: req.id, reason: why, needed: req.needed, panic_id: req.panicId, expires_at: req.expiresAt } });
+    await audit(d, {
+      actor,
+      action: "clear.requested",
+      details: {
+        request_id: req.id,
+        reason: why,
+        needed: req.needed,
+        panic_id: req.panicId,
+        expires_at: req.expiresAt,
+      },
+    });
     return req;
   }
 
@@ -67,7 +80,14 @@ export class ResumeOperation {
     const soakUntil = new Date(now.getTime() + soakMs).toISOString();
     const reason = `resume approved (${requestId}): ${existing.reason}`;
     const event: ModeEvent = { mode: "reduce_only", reason, actor, ts: now.toISOString() };
-    const out = await d.clearStore.approve(requestId, actor, now, JSON.stringify(event), JSON.stringify({ request_id: requestId, until: soakUntil }), reason);
+    const out = await d.clearStore.approve(
+      requestId,
+      actor,
+      now,
+      JSON.stringify(event),
+      JSON.stringify({ request_id: requestId, until: soakUntil }),
+      reason,
+    );
     switch (out.kind) {
       case "self":
         await audit(d, { actor, action: "clear.denied", details: { request_id: requestId, why: "self-approval" } });
@@ -85,12 +105,27 @@ export class ResumeOperation {
     }
     const request = (await d.clearStore.get(requestId))!;
     if (out.kind === "recorded") {
-      await audit(d, { actor, action: "clear.approval", details: { request_id: requestId, approvals: request.approvals, needed: request.needed } });
+      await audit(d, {
+        actor,
+        action: "clear.approval",
+        details: { request_id: requestId, approvals: request.approvals, needed: request.needed },
+      });
       return { request, outcome: "recorded", soakUntil: null };
     }
-    await audit(d, { actor, action: "clear.approved", details: { request_id: requestId, approvals: request.approvals } });
-    await audit(d, { actor, action: "mode.set", details: { mode: "reduce_only", request_id: requestId, soak_until: soakUntil } });
-    await d.notifier.announce({ text: `Resume approved by ${actor}: trading is reduce-only until ${soakUntil}, then active. (${requestId})`, severity: "warn" });
+    await audit(d, {
+      actor,
+      action: "clear.approved",
+      details: { request_id: requestId, approvals: request.approvals },
+    });
+    await audit(d, {
+      actor,
+      action: "mode.set",
+      details: { mode: "reduce_only", request_id: requestId, soak_until: soakUntil },
+    });
+    await d.notifier.announce({
+      text: `Resume approved by ${actor}: trading is reduce-only until ${soakUntil}, then active. (${requestId})`,
+      severity: "warn",
+    });
     if (soakMs === 0) await this.soakTick();
     return { request, outcome: "approved", soakUntil };
   }
@@ -118,7 +153,11 @@ export class ResumeOperation {
     const event: ModeEvent = { mode: "active", reason, actor: "tradeguard", ts: now.toISOString() };
     const changed = await d.clearStore.finishSoak(soak.raw, JSON.stringify(event), "tradeguard", now, reason);
     if (!changed) return false;
-    await audit(d, { actor: "tradeguard", action: "mode.set", details: { mode: "active", request_id: soak.requestId, reason } });
+    await audit(d, {
+      actor: "tradeguard",
+      action: "mode.set",
+      details: { mode: "active", request_id: soak.requestId, reason },
+    });
     await d.notifier.announce({ text: `Trading is active again (${reason}).`, severity: "info" });
     return true;
   }

@@ -1,7 +1,7 @@
 // Role checks, one place for Slack and the CLI: `roles.<role>` lists user ids (Slack ids, or cli:<os user>) or "*".
 import type { Role } from "../config.js";
 import { NotAuthorizedError } from "../errors.js";
-import { type OpsDeps, audit } from "./deps.js";
+import { audit, type OpsDeps } from "./deps.js";
 
 /** True when `actor` holds `role`. */
 export function hasRole(roles: Record<Role, string[]>, actor: string, role: Role): boolean {
@@ -10,8 +10,17 @@ export function hasRole(roles: Record<Role, string[]>, actor: string, role: Role
 }
 
 /** Throws NotAuthorizedError (and audits the attempt) unless `actor` holds `role`. */
-export async function authorize(deps: Pick<OpsDeps, "config" | "audit" | "metrics" | "log">, actor: string, role: Role, action: string): Promise<void> {
+export async function authorize(
+  deps: Pick<OpsDeps, "config" | "audit" | "metrics" | "log">,
+  actor: string,
+  role: Role,
+  action: string,
+): Promise<void> {
   if (hasRole(deps.config.roles, actor, role)) return;
-  await audit(deps, { actor, action: "auth.denied", details: { role, attempted: action } }).catch((err) => deps.log.error({ err }, "could not audit a denied attempt"));
-  throw new NotAuthorizedError(`You are not in the \`${role}\` role, so you cannot do this (${action}). Ask an admin to add you to roles.${role}.`);
+  await audit(deps, { actor, action: "auth.denied", details: { role, attempted: action } }).catch((err) =>
+    deps.log.error({ err }, "could not audit a denied attempt"),
+  );
+  throw new NotAuthorizedError(
+    `You are not in the \`${role}\` role, so you cannot do this (${action}). Ask an admin to add you to roles.${role}.`,
+  );
 }

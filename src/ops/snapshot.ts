@@ -40,9 +40,14 @@ export async function writeSnapshot(config: Config, name: string, content: unkno
   const body = `${JSON.stringify(content, null, 2)}\n`;
   const s3 = config.panic.s3;
   if (s3) {
-    const client = new S3Client({ region: s3.region, ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}) });
+    const client = new S3Client({
+      region: s3.region,
+      ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}),
+    });
     const key = `${s3.prefix}${name}`;
-    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: "application/json" }));
+    await client.send(
+      new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: "application/json" }),
+    );
     return `s3://${s3.bucket}/${key}`;
   }
   mkdirSync(config.panic.snapshotDir, { recursive: true, mode: 0o700 });

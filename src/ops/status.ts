@@ -25,7 +25,13 @@ export interface StatusView {
 export async function getStatus(deps: OpsDeps): Promise<StatusView> {
   const { redis, keys } = deps;
   const mode = await deps.mode.get();
-  const res = await redis.pipeline().get(keys.panicActive).get(keys.panicLast).get(keys.clearActive).get(keys.resumeSoak).exec();
+  const res = await redis
+    .pipeline()
+    .get(keys.panicActive)
+    .get(keys.panicLast)
+    .get(keys.clearActive)
+    .get(keys.resumeSoak)
+    .exec();
   const failed = res?.find(([err]) => err);
   if (failed?.[0]) throw failed[0];
   const val = (i: number) => (res?.[i]?.[1] as string | null) ?? null;
@@ -53,9 +59,16 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
     ...(mode.invalid ? { invalid: mode.invalid } : {}),
     panicRunning: val(0),
     lastPanic,
-    clearRequest: clearRequest && clearRequest.state === "pending"
-      ? { id: clearRequest.id, requester: clearRequest.requester, reason: clearRequest.reason, approvals: clearRequest.approvals, expiresAt: clearRequest.expiresAt }
-      : null,
+    clearRequest:
+      clearRequest && clearRequest.state === "pending"
+        ? {
+            id: clearRequest.id,
+            requester: clearRequest.requester,
+            reason: clearRequest.reason,
+            approvals: clearRequest.approvals,
+            expiresAt: clearRequest.expiresAt,
+          }
+        : null,
     soakUntil,
     brokers: deps.brokers.map((b) => ({ name: b.name, kind: b.kind })),
   };

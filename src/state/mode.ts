@@ -2,7 +2,7 @@
 // so a trading process never sees a mode without its reason and never misses the change.
 import type { Redis } from "ioredis";
 import { z } from "zod";
-import { type Keys, type Mode, isMode } from "./keys.js";
+import { isMode, type Keys, type Mode } from "./keys.js";
 
 /** Published on `<prefix>mode` on every change. */
 export interface ModeEvent {

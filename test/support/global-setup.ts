@@ -22,11 +22,20 @@ export function freePort(): Promise<number> {
 }
 
 /** Starts redis-server on a free port and resolves once it accepts connections. */
-export async function startRedisServer(): Promise<{ url: string; port: number; proc: ChildProcess; stop: () => Promise<void> }> {
+export async function startRedisServer(): Promise<{
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  stop: () => Promise<void>;
+}> {
   const port = await freePort();
-  const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const proc = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${out}`)), 10_000);

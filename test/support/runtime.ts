@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { inject } from "vitest";
 import { loadAuditKey } from "../../src/audit/keyfile.js";
 import { loadConfig } from "../../src/config.js";
-import { type Runtime, createRuntime } from "../../src/main.js";
+import { createRuntime, type Runtime } from "../../src/main.js";
 import type { Announcement, Notifier } from "../../src/notify.js";
 import { silentLog } from "./log.js";
 
@@ -21,10 +21,18 @@ export class RecordingNotifier implements Notifier {
 }
 
 /** Builds a runtime; `yaml` becomes the TRADEGUARD_CONFIG file; `env` adds or overrides variables. */
-export async function testRuntime(opts: { yaml?: string; env?: Record<string, string>; notifier?: Notifier; now?: () => Date } = {}) {
+export async function testRuntime(
+  opts: { yaml?: string; env?: Record<string, string>; notifier?: Notifier; now?: () => Date } = {},
+) {
   const home = mkdtempSync(join(tmpdir(), "tg-rt-"));
   const prefix = `t${randomBytes(6).toString("hex")}:`;
-  const env: Record<string, string> = { TRADEGUARD_HOME: home, REDIS_URL: inject("redisUrl"), REDIS_PREFIX: prefix, LOG_LEVEL: "silent", ...opts.env };
+  const env: Record<string, string> = {
+    TRADEGUARD_HOME: home,
+    REDIS_URL: inject("redisUrl"),
+    REDIS_PREFIX: prefix,
+    LOG_LEVEL: "silent",
+    ...opts.env,
+  };
   if (opts.yaml !== undefined) {
     writeFileSync(join(home, "config.yml"), opts.yaml);
     env.TRADEGUARD_CONFIG = join(home, "config.yml");

@@ -1,7 +1,7 @@
 // Slack on the wire: requests signed exactly as Slack signs them (v0 HMAC-SHA256 of "v0:<ts>:<body>"), and a local
 // fake of the Web API (SLACK_API_URL) and of response_url that records every call.
 import { createHmac, randomBytes } from "node:crypto";
-import { type IncomingMessage, type Server, createServer } from "node:http";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /** Slack's request signature for `body` at `ts` (seconds). */
@@ -50,7 +50,13 @@ export function commandBody(command: string, text: string, user: string, respons
 }
 
 /** Form body of a block_actions interaction with one button click. */
-export function blockActionBody(actionId: string, value: string, user: string, responseUrl: string, opts: { triggerId?: string; actionTs?: string } = {}): string {
+export function blockActionBody(
+  actionId: string,
+  value: string,
+  user: string,
+  responseUrl: string,
+  opts: { triggerId?: string; actionTs?: string } = {},
+): string {
   const payload = {
     type: "block_actions",
     user: { id: user, username: user.toLowerCase(), team_id: "T0001" },
@@ -61,7 +67,16 @@ export function blockActionBody(actionId: string, value: string, user: string, r
     team: { id: "T0001", domain: "desk" },
     channel: { id: "C0OPS", name: "trading-ops" },
     response_url: responseUrl,
-    actions: [{ action_id: actionId, block_id: "b1", text: { type: "plain_text", text: "x" }, value, type: "button", action_ts: opts.actionTs ?? `${Date.now() / 1000}` }],
+    actions: [
+      {
+        action_id: actionId,
+        block_id: "b1",
+        text: { type: "plain_text", text: "x" },
+        value,
+        type: "button",
+        action_ts: opts.actionTs ?? `${Date.now() / 1000}`,
+      },
+    ],
   };
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
@@ -72,7 +87,14 @@ export interface RecordedCall {
 }
 
 /** A fake Slack: Web API methods under /api/, response_url posts under /response/. */
-export async function startFakeSlack(): Promise<{ url: string; apiUrl: string; responseUrl: (n?: string) => string; calls: RecordedCall[]; close: () => Promise<void>; waitFor: (pred: (c: RecordedCall) => boolean, timeoutMs?: number) => Promise<RecordedCall> }> {
+export async function startFakeSlack(): Promise<{
+  url: string;
+  apiUrl: string;
+  responseUrl: (n?: string) => string;
+  calls: RecordedCall[];
+  close: () => Promise<void>;
+  waitFor: (pred: (c: RecordedCall) => boolean, timeoutMs?: number) => Promise<RecordedCall>;
+}> {
   const calls: RecordedCall[] = [];
   const waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
   const server: Server = createServer(async (req: IncomingMessage, res) => {
@@ -85,13 +107,18 @@ export async function startFakeSlack(): Promise<{ url: string; apiUrl: string; r
     for (const k of ["blocks", "attachments"]) if (typeof body[k] === "string") body[k] = JSON.parse(body[k] as string);
     const call = { path: req.url ?? "", body };
     calls.push(call);
-    for (const w of [...waiters]) if (w.pred(call)) {
-      waiters.splice(waiters.indexOf(w), 1);
-      w.resolve(call);
-    }
+    for (const w of [...waiters])
+      if (w.pred(call)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(call);
+      }
     res.writeHead(200, { "content-type": "application/json" });
-    if (call.path.startsWith("/api/auth.test")) return res.end(JSON.stringify({ ok: true, user_id: "UBOT", bot_id: "BBOT", team_id: "T0001", user: "tradeguard" }));
-    if (call.path.startsWith("/api/chat.postMessage")) return res.end(JSON.stringify({ ok: true, channel: body.channel, ts: `${Date.now() / 1000}` }));
+    if (call.path.startsWith("/api/auth.test"))
+      return res.end(
+        JSON.stringify({ ok: true, user_id: "UBOT", bot_id: "BBOT", team_id: "T0001", user: "tradeguard" }),
+      );
+    if (call.path.startsWith("/api/chat.postMessage"))
+      return res.end(JSON.stringify({ ok: true, channel: body.channel, ts: `${Date.now() / 1000}` }));
     res.end(JSON.stringify({ ok: true }));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -107,8 +134,20 @@ export async function startFakeSlack(): Promise<{ url: string; apiUrl: string; r
       const found = calls.find(pred);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no matching Slack call within ${timeoutMs} ms; calls: ${calls.map((c) => c.path).join(", ")}`)), timeoutMs);
-        waiters.push({ pred, resolve: (c) => (clearTimeout(t), resolve(c)) });
+        const t = setTimeout(
+          () =>
+            reject(
+              new Error(`no matching Slack call within ${timeoutMs} ms; calls: ${calls.map((c) => c.path).join(", ")}`),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          pred,
+          resolve: (c) => {
+            clearTimeout(t);
+            resolve(c);
+          },
+        });
       });
     },
   };

@@ -13,27 +13,48 @@ export function humanDuration(fromIso: string | null, to: Date): string {
 }
 
 /** The approval request: who asked, halt duration, last panic report, Approve (primary) and Reject. */
-export function clearRequestView(req: ClearRequest, lastPanic: PanicReport | null, now: Date, runbookUrl?: string): { text: string; blocks: Block[] } {
+export function clearRequestView(
+  req: ClearRequest,
+  lastPanic: PanicReport | null,
+  now: Date,
+  runbookUrl?: string,
+): { text: string; blocks: Block[] } {
   const blocks: Block[] = [
     section(`:vertical_traffic_light: *Resume requested* by ${who(req.requester)}: _${esc(req.reason)}_`),
     section(
       `Halted for *${humanDuration(req.haltSince, now)}*` +
-        (lastPanic ? `\nLast panic \`${lastPanic.id}\`: *${lastPanic.status}* (${esc(lastPanic.reason)})` : "\nNo panic report on record.") +
-        (lastPanic?.brokers.some((b) => !b.verified) ? "\n:warning: Not every broker was verified flat: check before approving." : ""),
+        (lastPanic
+          ? `\nLast panic \`${lastPanic.id}\`: *${lastPanic.status}* (${esc(lastPanic.reason)})`
+          : "\nNo panic report on record.") +
+        (lastPanic?.brokers.some((b) => !b.verified)
+          ? "\n:warning: Not every broker was verified flat: check before approving."
+          : ""),
     ),
-    context(`Needs ${req.needed} approval(s) from someone other than the requester · approvals so far: ${req.approvals.map(who).join(", ") || "none"} · expires ${req.expiresAt} · \`${req.id}\``),
+    context(
+      `Needs ${req.needed} approval(s) from someone other than the requester · approvals so far: ${req.approvals.map(who).join(", ") || "none"} · expires ${req.expiresAt} · \`${req.id}\``,
+    ),
   ];
   if (req.state === "pending") {
     blocks.push({
       type: "actions",
       block_id: "clear_actions",
       elements: [
-        { type: "button", action_id: ids.clearApprove, style: "primary", text: { type: "plain_text", text: "Approve resume" }, value: req.id },
+        {
+          type: "button",
+          action_id: ids.clearApprove,
+          style: "primary",
+          text: { type: "plain_text", text: "Approve resume" },
+          value: req.id,
+        },
         { type: "button", action_id: ids.clearReject, text: { type: "plain_text", text: "Reject" }, value: req.id },
       ],
     });
   } else {
-    blocks.push(section(`*${req.state.toUpperCase()}*${req.decidedBy ? ` by ${who(req.decidedBy)}` : ""}${req.decidedAt ? ` at ${req.decidedAt}` : ""}`));
+    blocks.push(
+      section(
+        `*${req.state.toUpperCase()}*${req.decidedBy ? ` by ${who(req.decidedBy)}` : ""}${req.decidedAt ? ` at ${req.decidedAt}` : ""}`,
+      ),
+    );
   }
   blocks.push(sopBlock(runbookUrl, "sop-resume", "SOP: Resume"));
   return { text: `Resume requested by ${req.requester}: ${req.reason} (${req.id})`, blocks };

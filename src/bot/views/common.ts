@@ -2,12 +2,21 @@
 export type Block = Record<string, unknown>;
 
 /** A mrkdwn section. */
-export const section = (text: string): Block => ({ type: "section", text: { type: "mrkdwn", text: text.slice(0, 3000) } });
+export const section = (text: string): Block => ({
+  type: "section",
+  text: { type: "mrkdwn", text: text.slice(0, 3000) },
+});
 /** A context line. */
-export const context = (text: string): Block => ({ type: "context", elements: [{ type: "mrkdwn", text: text.slice(0, 3000) }] });
+export const context = (text: string): Block => ({
+  type: "context",
+  elements: [{ type: "mrkdwn", text: text.slice(0, 3000) }],
+});
 export const divider = (): Block => ({ type: "divider" });
 /** A header. */
-export const header = (text: string): Block => ({ type: "header", text: { type: "plain_text", text: text.slice(0, 150), emoji: true } });
+export const header = (text: string): Block => ({
+  type: "header",
+  text: { type: "plain_text", text: text.slice(0, 150), emoji: true },
+});
 
 /** Escapes user text for mrkdwn (&, <, >). */
 export function esc(s: string): string {
@@ -30,7 +39,14 @@ export function sopBlock(runbookUrl: string | undefined, anchor: string, label: 
   if (runbookUrl) {
     return {
       type: "actions",
-      elements: [{ type: "button", action_id: `open_sop_${anchor}`.slice(0, 255), text: { type: "plain_text", text: label }, url: sopUrl(runbookUrl, anchor) }],
+      elements: [
+        {
+          type: "button",
+          action_id: `open_sop_${anchor}`.slice(0, 255),
+          text: { type: "plain_text", text: label },
+          url: sopUrl(runbookUrl, anchor),
+        },
+      ],
     };
   }
   return context(`SOP: RUNBOOK.md → ${label} (#${anchor})`);

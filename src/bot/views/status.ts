@@ -2,7 +2,11 @@
 import type { StatusView } from "../../ops/status.js";
 import { type Block, context, esc, section, who } from "./common.js";
 
-const MODE_ICON = { active: ":large_green_circle:", reduce_only: ":large_yellow_circle:", halt: ":red_circle:" } as const;
+const MODE_ICON = {
+  active: ":large_green_circle:",
+  reduce_only: ":large_yellow_circle:",
+  halt: ":red_circle:",
+} as const;
 
 /** One-screen status summary. */
 export function statusView(s: StatusView): { text: string; blocks: Block[] } {
@@ -14,8 +18,18 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
   if (s.invalid) blocks.push(section(`:bangbang: ${esc(s.invalid)} — treated as *halt*.`));
   if (s.panicRunning) blocks.push(section(`:rotating_light: Panic \`${s.panicRunning}\` is running.`));
   if (s.soakUntil) blocks.push(section(`:hourglass: Reduce-only soak until ${s.soakUntil}, then active.`));
-  if (s.clearRequest) blocks.push(section(`:vertical_traffic_light: Resume request \`${s.clearRequest.id}\` by ${who(s.clearRequest.requester)} waiting (${s.clearRequest.approvals.length} approval(s)), expires ${s.clearRequest.expiresAt}.`));
-  if (s.lastPanic) blocks.push(context(`Last panic \`${s.lastPanic.id}\`: ${s.lastPanic.status} · ${s.lastPanic.finishedAt ?? "running"} · ${esc(s.lastPanic.reason)}`));
+  if (s.clearRequest)
+    blocks.push(
+      section(
+        `:vertical_traffic_light: Resume request \`${s.clearRequest.id}\` by ${who(s.clearRequest.requester)} waiting (${s.clearRequest.approvals.length} approval(s)), expires ${s.clearRequest.expiresAt}.`,
+      ),
+    );
+  if (s.lastPanic)
+    blocks.push(
+      context(
+        `Last panic \`${s.lastPanic.id}\`: ${s.lastPanic.status} · ${s.lastPanic.finishedAt ?? "running"} · ${esc(s.lastPanic.reason)}`,
+      ),
+    );
   blocks.push(context(`Brokers: ${s.brokers.map((b) => `${b.name} (${b.kind})`).join(", ") || "none"}`));
   return { text: `Mode: ${s.mode}${s.reason ? ` (${s.reason})` : ""}`, blocks };
 }

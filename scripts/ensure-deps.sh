@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what tradeguard needs on a fresh Debian machine with Node 20: npm packages (npm ci, which also builds
+# dist/) and redis-server (apt-get, as root, when missing). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tradeguard: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2
+    exit 1
+  fi
+  echo "tradeguard: installing ${need_apt[*]} (apt-get)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # Debian's package starts a system redis on 6379 only where systemd runs; our scripts start their own.
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "tradeguard: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error
+elif [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+  npm run --silent build
+fi

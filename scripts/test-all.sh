@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every check: installs what is missing (npm packages, redis-server), then lint, typecheck and the test suite.
+# The tests start their own redis-server on a free port; nothing needs to be running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/ensure-deps.sh
+echo "== lint" && npx biome check .
+echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
+echo "== build" && npm run --silent build
+echo "== tests" && npx vitest run
