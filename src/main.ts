@@ -64,7 +64,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     keys,
     mode,
     audit,
-    brokers: createBrokers(config, redisUp ? redis : null, keys),
+    brokers: await createBrokers(config, redisUp ? redis : null, keys),
     metrics,
     notifier,
     panicStore: new PanicStore(redis, keys),

@@ -546,8 +546,9 @@ export function ccxtFromConfig(
     password: secret("password_env", cfg.password_env),
     timeout: timeoutMs,
     enableRateLimit: true,
-    // The kill switch lists all symbols in one call on purpose (Binance asks to acknowledge the higher weight).
-    options: { warnOnFetchOpenOrdersWithoutSymbol: false, ...cfg.options },
+    // The kill switch lists all symbols in one call on purpose (Binance asks to acknowledge the higher weight), and
+    // does not load currencies: on some venues that is a call to another host the flatten must not depend on.
+    options: { warnOnFetchOpenOrdersWithoutSymbol: false, fetchCurrencies: false, ...cfg.options },
     ...overrides,
   };
   for (const key of ["apiKey", "secret", "password"]) if (params[key] === undefined) delete params[key];

@@ -4,11 +4,13 @@ import type { Config } from "../config.js";
 import type { Keys } from "../state/keys.js";
 import { alpacaFromConfig } from "./alpaca.js";
 import type { Broker } from "./broker.js";
-import { ccxtFromConfig } from "./ccxt.js";
 import { PaperBroker } from "./paper.js";
 
-/** One adapter per configured broker. The paper broker needs Redis; without it (Redis down) it is left out. */
-export function createBrokers(config: Config, redis: Redis | null, keys: Keys): Broker[] {
+/**
+ * One adapter per configured broker. The paper broker needs Redis; without it (Redis down) it is left out.
+ * ccxt is loaded only when a ccxt broker is configured: it is large, and the emergency CLI must start fast.
+ */
+export async function createBrokers(config: Config, redis: Redis | null, keys: Keys): Promise<Broker[]> {
   const out: Broker[] = [];
   for (const b of config.brokers) {
     switch (b.kind) {
@@ -18,9 +20,11 @@ export function createBrokers(config: Config, redis: Redis | null, keys: Keys): 
       case "alpaca":
         out.push(alpacaFromConfig(b, config.env, config.panic.callTimeoutMs));
         break;
-      case "ccxt":
+      case "ccxt": {
+        const { ccxtFromConfig } = await import("./ccxt.js");
         out.push(ccxtFromConfig(b, config.env, config.panic.callTimeoutMs));
         break;
+      }
     }
   }
   return out;

@@ -1,7 +1,6 @@
 // State snapshots taken by a panic: mode, flags and what the brokers held, to a local directory (default) or S3.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Keys } from "../state/keys.js";
@@ -40,6 +39,7 @@ export async function writeSnapshot(config: Config, name: string, content: unkno
   const body = `${JSON.stringify(content, null, 2)}\n`;
   const s3 = config.panic.s3;
   if (s3) {
+    const { PutObjectCommand, S3Client } = await import("@aws-sdk/client-s3"); // loaded only when configured
     const client = new S3Client({
       region: s3.region,
       ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}),

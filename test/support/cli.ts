@@ -1,0 +1,22 @@
+// Spawns the tradeguard CLI as a separate process, the way an operator runs it.
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const entry = fileURLToPath(new URL("./cli-entry.ts", import.meta.url));
+
+/** Runs `tradeguard <args>` with `env` (added to a minimal environment); resolves with exit code and output. */
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", USER: "ops", LOG_LEVEL: "warn", ...env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(input ?? "");
+  });
+}
