@@ -316,7 +316,11 @@ export class PanicOperation {
     d.metrics.panicDuration.observe(report.durationMs / 1000);
     onProgress?.(report);
     await d.notifier
-      .announce({ text: reportText(report), severity: report.status === "HALT-VERIFIED" ? "warn" : "critical" })
+      .announce({
+        text: reportText(report),
+        severity: report.status === "HALT-VERIFIED" ? "warn" : "critical",
+        sop: report.status === "HALT-VERIFIED" ? "sop-panic" : "sop-halt-partial",
+      })
       .catch(() => null);
     return report;
   }

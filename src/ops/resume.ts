@@ -125,6 +125,7 @@ export class ResumeOperation {
     await d.notifier.announce({
       text: `Resume approved by ${actor}: trading is reduce-only until ${soakUntil}, then active. (${requestId})`,
       severity: "warn",
+      sop: "sop-resume",
     });
     if (soakMs === 0) await this.soakTick();
     return { request, outcome: "approved", soakUntil };

@@ -4,9 +4,9 @@ import { describe, expect, it } from "vitest";
 import { canonicalJson } from "../../src/audit/canonical.js";
 import {
   type AuditEntry,
+  buildEntry,
   EMPTY_HEAD,
   GENESIS_HASH,
-  buildEntry,
   hashBody,
   serializeEntry,
   verifyChain,
@@ -19,7 +19,16 @@ function chain(n: number, key = privateKey): AuditEntry[] {
   const out: AuditEntry[] = [];
   let head = EMPTY_HEAD;
   for (let i = 0; i < n; i++) {
-    const e = buildEntry(head, { ts: `2026-11-25T10:00:${String(i % 60).padStart(2, "0")}.000Z`, actor: "U1", action: "test", details: { i, nested: { b: 1, a: [1, "x"] } } }, key);
+    const e = buildEntry(
+      head,
+      {
+        ts: `2026-11-25T10:00:${String(i % 60).padStart(2, "0")}.000Z`,
+        actor: "U1",
+        action: "test",
+        details: { i, nested: { b: 1, a: [1, "x"] } },
+      },
+      key,
+    );
     out.push(e);
     head = { seq: e.seq, hash: e.hash };
   }
@@ -42,7 +51,9 @@ function relink(es: AuditEntry[], from: number, key?: typeof privateKey): AuditE
 
 describe("canonicalJson", () => {
   it("sorts keys recursively and drops undefined", () => {
-    expect(canonicalJson({ b: 1, a: { d: undefined, c: [2, { z: 1, y: 2 }] } })).toBe('{"a":{"c":[2,{"y":2,"z":1}]},"b":1}');
+    expect(canonicalJson({ b: 1, a: { d: undefined, c: [2, { z: 1, y: 2 }] } })).toBe(
+      '{"a":{"c":[2,{"y":2,"z":1}]},"b":1}',
+    );
   });
   it("rejects values JSON cannot carry", () => {
     expect(() => canonicalJson({ x: Number.NaN })).toThrow(/non-finite/);

@@ -36,13 +36,27 @@ describe("AuditLog on Redis", () => {
     expect(rows[0]![1]).toEqual(["e", expect.stringContaining('"action":"mode.set"')]);
     const fileLines = readFileSync(file, "utf8").trim().split("\n");
     expect(fileLines).toEqual(rows.map((r) => r[1][1]));
-    expect(await verifyChain(readEntries({ kind: "redis", redis: t.redis, keys: t.keys }), signer.publicKey, { full: true })).toMatchObject({ ok: true, entries: 2 });
+    expect(
+      await verifyChain(readEntries({ kind: "redis", redis: t.redis, keys: t.keys }), signer.publicKey, { full: true }),
+    ).toMatchObject({ ok: true, entries: 2 });
   });
 
   it("keeps one chain with 4 writers on separate connections appending concurrently", async () => {
-    const writers = Array.from({ length: 4 }, (_, w) => new AuditLog({ redis: t.connect(), keys: t.keys, signer, file: join(dir, `w${w}.jsonl`), log: silentLog }));
-    await Promise.all(writers.flatMap((w, wi) => Array.from({ length: 150 }, (_, i) => w.append({ actor: `w${wi}`, action: "x", details: { i } }))));
-    const result = await verifyChain(readEntries({ kind: "redis", redis: t.redis, keys: t.keys }, { pageSize: 100 }), signer.publicKey, { full: true });
+    const writers = Array.from(
+      { length: 4 },
+      (_, w) =>
+        new AuditLog({ redis: t.connect(), keys: t.keys, signer, file: join(dir, `w${w}.jsonl`), log: silentLog }),
+    );
+    await Promise.all(
+      writers.flatMap((w, wi) =>
+        Array.from({ length: 150 }, (_, i) => w.append({ actor: `w${wi}`, action: "x", details: { i } })),
+      ),
+    );
+    const result = await verifyChain(
+      readEntries({ kind: "redis", redis: t.redis, keys: t.keys }, { pageSize: 100 }),
+      signer.publicKey,
+      { full: true },
+    );
     expect(result).toEqual({ ok: true, entries: 600, firstBad: null, reason: null });
     // Each writer's mirror is gap-filled from Redis, so every file is a verifiable prefix of the one chain.
     for (let w = 0; w < 4; w++) {
@@ -54,7 +68,9 @@ describe("AuditLog on Redis", () => {
 
   it("resolves entries in call order within one process", async () => {
     const log = new AuditLog({ redis: t.redis, keys: t.keys, signer, file: join(dir, "a.jsonl"), log: silentLog });
-    const es = await Promise.all(Array.from({ length: 50 }, (_, i) => log.append({ actor: "a", action: "n", details: { i } })));
+    const es = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => log.append({ actor: "a", action: "n", details: { i } })),
+    );
     expect(es.map((e) => e.details.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(es.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
   });
@@ -63,7 +79,9 @@ describe("AuditLog on Redis", () => {
     const file = join(dir, "t.jsonl");
     const log = new AuditLog({ redis: t.redis, keys: t.keys, signer, file, log: silentLog });
     for (let i = 0; i < 5; i++) await log.append({ actor: "a", action: "n", details: { i } });
-    const fromRedis = (await tailEntries({ kind: "redis", redis: t.redis, keys: t.keys }, 2)).map((s) => JSON.parse(s).seq);
+    const fromRedis = (await tailEntries({ kind: "redis", redis: t.redis, keys: t.keys }, 2)).map(
+      (s) => JSON.parse(s).seq,
+    );
     const fromFile = (await tailEntries({ kind: "file", file }, 2)).map((s) => JSON.parse(s).seq);
     expect(fromRedis).toEqual([4, 5]);
     expect(fromFile).toEqual([4, 5]);
@@ -79,13 +97,19 @@ describe("AuditLog on Redis", () => {
     dead.disconnect();
     expect(e.seq).toBe(2);
     expect(readFileHead(file)).toEqual({ seq: 2, hash: e.hash });
-    expect(await verifyChain(readEntries({ kind: "file", file }), signer.publicKey, { full: true })).toMatchObject({ ok: true, entries: 2 });
+    expect(await verifyChain(readEntries({ kind: "file", file }), signer.publicKey, { full: true })).toMatchObject({
+      ok: true,
+      entries: 2,
+    });
   });
 
   it("reads the file head even when the last line is long and the file large", () => {
     const file = join(dir, "big.jsonl");
     const big = "x".repeat(200_000);
-    writeFileSync(file, `${JSON.stringify({ seq: 1, hash: "a".repeat(64), pad: big })}\n${JSON.stringify({ seq: 2, hash: "b".repeat(64), pad: big })}\n`);
+    writeFileSync(
+      file,
+      `${JSON.stringify({ seq: 1, hash: "a".repeat(64), pad: big })}\n${JSON.stringify({ seq: 2, hash: "b".repeat(64), pad: big })}\n`,
+    );
     expect(readFileHead(file)).toEqual({ seq: 2, hash: "b".repeat(64) });
     expect(readFileHead(join(dir, "absent.jsonl"))).toBeNull();
   });

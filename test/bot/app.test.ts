@@ -2,10 +2,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RunningBot, startBot } from "../../src/bot/app.js";
 import { ids } from "../../src/bot/ids.js";
-import { PaperBroker } from "../../src/brokers/paper.js";
+import type { PaperBroker } from "../../src/brokers/paper.js";
 import { freePort } from "../support/global-setup.js";
-import { blockActionBody, commandBody, postSigned, startFakeSlack } from "../support/slack.js";
 import { testRuntime } from "../support/runtime.js";
+import { blockActionBody, commandBody, postSigned, startFakeSlack } from "../support/slack.js";
 
 const SECRET = "test-signing-secret";
 
@@ -57,7 +57,9 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
 
   it("rejects a request with a bad signature (401) and runs nothing", async () => {
     const url = slack.responseUrl();
-    const res = await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", url), { signature: "v0=deadbeef" });
+    const res = await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", url), {
+      signature: "v0=deadbeef",
+    });
     expect(res.status).toBe(401);
     await new Promise((r) => setTimeout(r, 200));
     expect(slack.calls.some((c) => c.path === new URL(url).pathname)).toBe(false);
@@ -69,7 +71,9 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
   });
 
   it("rejects a stale timestamp (replay older than 5 minutes) with 401", async () => {
-    const res = await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", slack.responseUrl()), { ts: Math.floor(Date.now() / 1000) - 6 * 60 });
+    const res = await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", slack.responseUrl()), {
+      ts: Math.floor(Date.now() / 1000) - 6 * 60,
+    });
     expect(res.status).toBe(401);
   });
 
@@ -92,7 +96,11 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     expect(res.status).toBe(200);
     expect(res.text).toContain("Reading the blast radius");
     const confirm = await slack.waitFor((c) => c.path === new URL(url).pathname && Array.isArray(c.body.blocks));
-    const blocks = confirm.body.blocks as { type: string; text?: { text: string }; elements?: { style?: string; action_id: string; value?: string }[] }[];
+    const blocks = confirm.body.blocks as {
+      type: string;
+      text?: { text: string };
+      elements?: { style?: string; action_id: string; value?: string }[];
+    }[];
     const text = JSON.stringify(blocks);
     expect(text).toContain("1 open orders, 1 positions, gross notional 2702.70"); // 10 × 190.25 + 2 × 400.10
     const buttons = blocks.flatMap((b) => b.elements ?? []).filter((e) => e.action_id);
@@ -105,13 +113,18 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     const value = buttons.find((b) => b.style === "danger")!.value!;
     const click = await postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, value, "UTRADER", url2));
     expect(click.status).toBe(200);
-    const final = await slack.waitFor((c) => c.path === new URL(url2).pathname && String(c.body.text).startsWith("HALT-VERIFIED"));
+    const final = await slack.waitFor(
+      (c) => c.path === new URL(url2).pathname && String(c.body.text).startsWith("HALT-VERIFIED"),
+    );
     expect(JSON.stringify(final.body.blocks)).toContain("RUNBOOK.md#sop-panic");
-    expect((await t.rt.mode.get())).toMatchObject({ mode: "halt", reason: "runaway algo", actor: "UTRADER" });
+    expect(await t.rt.mode.get()).toMatchObject({ mode: "halt", reason: "runaway algo", actor: "UTRADER" });
     expect(await paper.listPositions()).toEqual([]);
     expect(await paper.listOpenOrders()).toEqual([]);
-    const alert = await slack.waitFor((c) => c.path === "/api/chat.postMessage" && String(c.body.text).includes("HALT-VERIFIED"));
+    const alert = await slack.waitFor(
+      (c) => c.path === "/api/chat.postMessage" && String(c.body.text).includes("HALT-VERIFIED"),
+    );
     expect(alert.body.channel).toBe("C0ALERTS");
+    expect(JSON.stringify(alert.body.blocks)).toContain("https://git.example.com/tradeguard/RUNBOOK.md#sop-panic");
   });
 
   it("a double click runs one panic; the second joins it", async () => {
@@ -134,7 +147,10 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
   });
 
   it("drops a duplicate delivery of the same interaction", async () => {
-    const body = blockActionBody(ids.panicCancel, "cancel", "UTRADER", slack.responseUrl("dup"), { triggerId: "111.222", actionTs: "1700000000.1" });
+    const body = blockActionBody(ids.panicCancel, "cancel", "UTRADER", slack.responseUrl("dup"), {
+      triggerId: "111.222",
+      actionTs: "1700000000.1",
+    });
     await postSigned(events(), SECRET, body);
     await postSigned(events(), SECRET, body);
     await new Promise((r) => setTimeout(r, 300));
@@ -147,16 +163,24 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     const reply = await slack.waitFor((c) => c.path === new URL(url).pathname);
     expect(String(reply.body.text)).toMatch(/not in the `clear` role/);
     const last = await t.rt.redis.xrevrange(t.rt.keys.auditLog, "+", "-", "COUNT", 1);
-    expect(JSON.parse(last[0]![1][1]!)).toMatchObject({ actor: "UMALLORY", action: "auth.denied", details: { role: "clear", attempted: "/clear" } });
+    expect(JSON.parse(last[0]![1][1]!)).toMatchObject({
+      actor: "UMALLORY",
+      action: "auth.denied",
+      details: { role: "clear", attempted: "/clear" },
+    });
   });
 
   it("/clear posts an approval request; self-approval is refused; another approver moves halt → reduce_only", async () => {
     expect((await t.rt.mode.get()).mode).toBe("halt");
     const url = slack.responseUrl();
     await postSigned(events(), SECRET, commandBody("/clear", "flat and reconciled", "UCLEAR", url));
-    const req = await slack.waitFor((c) => c.path === "/api/chat.postMessage" && String(c.body.text).startsWith("Resume requested"));
+    const req = await slack.waitFor(
+      (c) => c.path === "/api/chat.postMessage" && String(c.body.text).startsWith("Resume requested"),
+    );
     expect(req.body.channel).toBe("C0ALERTS");
-    const els = (req.body.blocks as { elements?: { action_id: string; style?: string; value: string }[] }[]).flatMap((b) => b.elements ?? []);
+    const els = (req.body.blocks as { elements?: { action_id: string; style?: string; value: string }[] }[]).flatMap(
+      (b) => b.elements ?? [],
+    );
     const approve = els.find((e) => e.action_id === ids.clearApprove)!;
     expect(approve.style).toBe("primary");
     expect(els.some((e) => e.action_id === ids.clearReject)).toBe(true);

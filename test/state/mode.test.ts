@@ -22,10 +22,20 @@ describe("ModeStore", () => {
     const now = new Date("2026-11-25T14:30:00.000Z");
     const r = await m.set("halt", { reason: "fat finger", actor: "U123", panicId: "p1", now });
     expect(r).toMatchObject({ changed: true, previous: null });
-    expect(JSON.parse(await got)).toEqual({ mode: "halt", reason: "fat finger", actor: "U123", ts: "2026-11-25T14:30:00.000Z" });
+    expect(JSON.parse(await got)).toEqual({
+      mode: "halt",
+      reason: "fat finger",
+      actor: "U123",
+      ts: "2026-11-25T14:30:00.000Z",
+    });
     expect(t.keys.modeChannel).toBe(`${t.prefix}mode`);
     expect(await t.redis.get(`${t.prefix}mode`)).toBe("halt");
-    expect(await t.redis.hgetall(`${t.prefix}mode:meta`)).toEqual({ reason: "fat finger", actor: "U123", since: "2026-11-25T14:30:00.000Z", panic_id: "p1" });
+    expect(await t.redis.hgetall(`${t.prefix}mode:meta`)).toEqual({
+      reason: "fat finger",
+      actor: "U123",
+      since: "2026-11-25T14:30:00.000Z",
+      panic_id: "p1",
+    });
     expect(await m.get()).toMatchObject({ mode: "halt", reason: "fat finger", panicId: "p1" });
   });
 
@@ -46,7 +56,12 @@ describe("ModeStore", () => {
   });
 
   it("parses mode events and rejects garbage", () => {
-    expect(parseModeEvent('{"mode":"halt","reason":"r","actor":"a","ts":"t"}')).toEqual({ mode: "halt", reason: "r", actor: "a", ts: "t" });
+    expect(parseModeEvent('{"mode":"halt","reason":"r","actor":"a","ts":"t"}')).toEqual({
+      mode: "halt",
+      reason: "r",
+      actor: "a",
+      ts: "t",
+    });
     expect(parseModeEvent("nope")).toBeNull();
     expect(parseModeEvent('{"mode":"sideways","ts":"t"}')).toBeNull();
   });
