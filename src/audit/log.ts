@@ -1,7 +1,7 @@
 // The audit log: one hash chain in the Redis stream `audit:log` (field `e`, stream id `<seq>-0`), mirrored to the
 // JSONL file AUDIT_FILE. Appends from any number of processes form one chain: the commit is a Lua script that
 // checks the chain head it was built on, so a writer that lost a race rebuilds on the new head and retries.
-import { appendFileSync, closeSync, createReadStream, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
+import { appendFileSync, closeSync, createReadStream, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
@@ -149,6 +149,8 @@ export class AuditLog {
   private head: ChainHead | null = null;
   private queue: Pending[] = [];
   private flushing = false;
+  /** Size and head of the audit file after this process's last write (skips re-reading an untouched file). */
+  private fileState: { size: number; head: ChainHead } | null = null;
   private readonly redis: Redis | null;
 
   constructor(
@@ -197,6 +199,7 @@ export class AuditLog {
     if (!isConnectionError(err)) throw err;
     this.deps.log.error({ err }, "audit: Redis unreachable, chaining entries onto the local audit file only");
     this.head = null;
+    this.fileState = null;
     return this.commitFileOnly(batch);
   }
 
@@ -250,30 +253,83 @@ export class AuditLog {
     });
   }
 
-  /** Appends committed entries to the file, filling any gap (entries other processes committed) from Redis. */
+  /**
+   * Appends committed entries to the file, filling any gap (entries other processes committed) from Redis. When
+   * the file is not a prefix of the Redis chain (it holds entries chained offline while Redis was down), the file is
+   * set aside as `<file>.fork-<ms>.jsonl`, a new file is rebuilt from Redis, and an `audit.file_forked` entry anchors
+   * the set-aside file's head hash in the signed chain.
+   */
   private mirror(entries: AuditEntry[]): Promise<void> {
-    return withFileLock(this.deps.file, async () => {
+    const file = this.deps.file;
+    return withFileLock(file, async () => {
       try {
-        const fileHead = readFileHead(this.deps.file) ?? EMPTY_HEAD;
-        const first = entries[0]!;
-        const lines: string[] = [];
-        if (first.seq > fileHead.seq + 1 && this.redis) {
-          for await (const raw of readEntries(
-            { kind: "redis", redis: this.redis, keys: this.deps.keys },
-            { fromSeq: fileHead.seq + 1 },
-          )) {
-            const seq = (JSON.parse(raw) as AuditEntry).seq;
-            if (seq >= first.seq) break;
-            lines.push(raw);
-          }
+        let head = this.trustedFileHead();
+        if (!head) {
+          head = readFileHead(file) ?? EMPTY_HEAD;
+          if (head.seq > 0 && !(await this.onRedisChain(head, entries))) head = this.setAsideFork(head);
         }
-        for (const e of entries) if (e.seq > fileHead.seq) lines.push(serializeEntry(e));
-        if (lines.length) appendFileSync(this.deps.file, `${lines.join("\n")}\n`, { mode: 0o600 });
+        const first = entries[0]!;
+        if (first.seq > head.seq + 1 && this.redis) {
+          let page: string[] = [];
+          for await (const raw of readEntries({ kind: "redis", redis: this.redis, keys: this.deps.keys }, { fromSeq: head.seq + 1 })) {
+            if ((JSON.parse(raw) as AuditEntry).seq >= first.seq) break;
+            page.push(raw);
+            if (page.length >= 5_000) {
+              appendFileSync(file, `${page.join("\n")}\n`, { mode: 0o600 });
+              page = [];
+            }
+          }
+          if (page.length) appendFileSync(file, `${page.join("\n")}\n`, { mode: 0o600 });
+        }
+        const fresh = entries.filter((e) => e.seq > head.seq);
+        if (fresh.length) appendFileSync(file, `${fresh.map(serializeEntry).join("\n")}\n`, { mode: 0o600 });
+        const last = entries[entries.length - 1]!;
+        this.fileState = { size: fileSize(file), head: last.seq > head.seq ? { seq: last.seq, hash: last.hash } : head };
       } catch (err) {
+        this.fileState = null;
         // The chain in Redis is the record; a failed mirror is logged loudly but does not fail the operation.
-        this.deps.log.error({ err, file: this.deps.file }, "audit: could not mirror entries to the audit file");
+        this.deps.log.error({ err, file }, "audit: could not mirror entries to the audit file");
       }
     });
+  }
+
+  /** The file head this process wrote last, if nobody has touched the file since. */
+  private trustedFileHead(): ChainHead | null {
+    if (!this.fileState) return null;
+    return fileSize(this.deps.file) === this.fileState.size ? this.fileState.head : null;
+  }
+
+  /** True when the file's head entry is the entry with that seq in the Redis chain. */
+  private async onRedisChain(head: ChainHead, entries: AuditEntry[]): Promise<boolean> {
+    const inBatch = entries.find((e) => e.seq === head.seq);
+    if (inBatch) return inBatch.hash === head.hash;
+    if (!this.redis) return true;
+    const rows = await this.redis.xrange(this.deps.keys.auditLog, `${head.seq}-0`, `${head.seq}-0`);
+    const f = rows[0]?.[1];
+    if (!f) return false;
+    return (JSON.parse(f[f.indexOf("e") + 1] ?? "{}") as AuditEntry).hash === head.hash;
+  }
+
+  private setAsideFork(head: ChainHead): ChainHead {
+    const file = this.deps.file;
+    const forkFile = `${file}.fork-${Date.now()}.jsonl`;
+    renameSync(file, forkFile);
+    this.deps.log.error({ file, forkFile }, "audit: the audit file holds entries that are not in the Redis chain (written while Redis was down); set aside and rebuilt from Redis");
+    // Appended after this mirror releases the file lock.
+    setImmediate(() => {
+      this.append({ actor: "tradeguard", action: "audit.file_forked", details: { fork_file: forkFile, fork_head_seq: head.seq, fork_head_hash: head.hash } }).catch((err) =>
+        this.deps.log.error({ err }, "audit: could not record the set-aside audit file"),
+      );
+    });
+    return EMPTY_HEAD;
+  }
+}
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return -1;
   }
 }
 

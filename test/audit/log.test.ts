@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -101,6 +101,29 @@ describe("AuditLog on Redis", () => {
       ok: true,
       entries: 2,
     });
+  });
+
+  it("sets an offline fork of the file aside when Redis comes back, rebuilds the file and anchors the fork", async () => {
+    const file = join(dir, "fork.jsonl");
+    const online = new AuditLog({ redis: t.redis, keys: t.keys, signer, file, log: silentLog });
+    await online.append({ actor: "a", action: "before" });
+    const dead = createRedis("redis://127.0.0.1:1", { interactive: true });
+    const offline = new AuditLog({ redis: dead, keys: t.keys, signer, file, log: silentLog });
+    const off = await offline.append({ actor: "cli:ops", action: "panic.confirmed" });
+    dead.disconnect();
+    expect(off.seq).toBe(2);
+    // Redis is back: the next entry is seq 2 of the Redis chain, which the file's offline seq 2 contradicts.
+    const back = await online.append({ actor: "a", action: "after" });
+    expect(back.seq).toBe(2);
+    await new Promise((r) => setTimeout(r, 100)); // the audit.file_forked entry is appended right after
+    const forks = readdirSync(dir).filter((f) => f.startsWith("fork.jsonl.fork-"));
+    expect(forks).toHaveLength(1);
+    const forkFile = join(dir, forks[0]!);
+    expect(await verifyChain(readEntries({ kind: "file", file: forkFile }), signer.publicKey, { full: true })).toMatchObject({ ok: true, entries: 2 });
+    expect(await verifyChain(readEntries({ kind: "file", file }), signer.publicKey, { full: true })).toMatchObject({ ok: true, entries: 3 });
+    const rows = await t.redis.xrange(t.keys.auditLog, "-", "+");
+    const last = JSON.parse(rows.at(-1)![1][1]!);
+    expect(last).toMatchObject({ action: "audit.file_forked", details: { fork_file: forkFile, fork_head_seq: 2, fork_head_hash: off.hash } });
   });
 
   it("reads the file head even when the last line is long and the file large", () => {
