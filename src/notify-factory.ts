@@ -12,7 +12,13 @@ export function createNotifier(config: Config, log: Logger, out?: (line: string)
       slackApiUrl: slackApiUrl(config.slack.apiUrl),
       retryConfig: { retries: 2 },
     });
-    return new SlackNotifier(client, config.slack.alertChannel, log, new ConsoleNotifier(out, config.runbookUrl), config.runbookUrl);
+    return new SlackNotifier(
+      client,
+      config.slack.alertChannel,
+      log,
+      new ConsoleNotifier(out, config.runbookUrl),
+      config.runbookUrl,
+    );
   }
   if (config.mode !== "local") log.warn("SLACK_ALERT_CHANNEL is not set: alerts go to the console");
   return new ConsoleNotifier(out, config.runbookUrl);

@@ -55,7 +55,10 @@ export class SlackNotifier implements Notifier {
     const url = sopLink(this.runbookUrl, msg.sop);
     return [
       { type: "section", text: { type: "mrkdwn", text: `\`\`\`${msg.text.slice(0, 2900)}\`\`\`` } },
-      { type: "context", elements: [{ type: "mrkdwn", text: this.runbookUrl ? `<${url}|Open the SOP>` : `SOP: ${url}` }] },
+      {
+        type: "context",
+        elements: [{ type: "mrkdwn", text: this.runbookUrl ? `<${url}|Open the SOP>` : `SOP: ${url}` }],
+      },
     ];
   }
 

@@ -1,7 +1,17 @@
 // The audit log: one hash chain in the Redis stream `audit:log` (field `e`, stream id `<seq>-0`), mirrored to the
 // JSONL file AUDIT_FILE. Appends from any number of processes form one chain: the commit is a Lua script that
 // checks the chain head it was built on, so a writer that lost a race rebuilds on the new head and retries.
-import { appendFileSync, closeSync, createReadStream, fstatSync, mkdirSync, openSync, readSync, renameSync, statSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  createReadStream,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  renameSync,
+  statSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
@@ -271,7 +281,10 @@ export class AuditLog {
         const first = entries[0]!;
         if (first.seq > head.seq + 1 && this.redis) {
           let page: string[] = [];
-          for await (const raw of readEntries({ kind: "redis", redis: this.redis, keys: this.deps.keys }, { fromSeq: head.seq + 1 })) {
+          for await (const raw of readEntries(
+            { kind: "redis", redis: this.redis, keys: this.deps.keys },
+            { fromSeq: head.seq + 1 },
+          )) {
             if ((JSON.parse(raw) as AuditEntry).seq >= first.seq) break;
             page.push(raw);
             if (page.length >= 5_000) {
@@ -284,7 +297,10 @@ export class AuditLog {
         const fresh = entries.filter((e) => e.seq > head.seq);
         if (fresh.length) appendFileSync(file, `${fresh.map(serializeEntry).join("\n")}\n`, { mode: 0o600 });
         const last = entries[entries.length - 1]!;
-        this.fileState = { size: fileSize(file), head: last.seq > head.seq ? { seq: last.seq, hash: last.hash } : head };
+        this.fileState = {
+          size: fileSize(file),
+          head: last.seq > head.seq ? { seq: last.seq, hash: last.hash } : head,
+        };
       } catch (err) {
         this.fileState = null;
         // The chain in Redis is the record; a failed mirror is logged loudly but does not fail the operation.
@@ -314,12 +330,17 @@ export class AuditLog {
     const file = this.deps.file;
     const forkFile = `${file}.fork-${Date.now()}.jsonl`;
     renameSync(file, forkFile);
-    this.deps.log.error({ file, forkFile }, "audit: the audit file holds entries that are not in the Redis chain (written while Redis was down); set aside and rebuilt from Redis");
+    this.deps.log.error(
+      { file, forkFile },
+      "audit: the audit file holds entries that are not in the Redis chain (written while Redis was down); set aside and rebuilt from Redis",
+    );
     // Appended after this mirror releases the file lock.
     setImmediate(() => {
-      this.append({ actor: "tradeguard", action: "audit.file_forked", details: { fork_file: forkFile, fork_head_seq: head.seq, fork_head_hash: head.hash } }).catch((err) =>
-        this.deps.log.error({ err }, "audit: could not record the set-aside audit file"),
-      );
+      this.append({
+        actor: "tradeguard",
+        action: "audit.file_forked",
+        details: { fork_file: forkFile, fork_head_seq: head.seq, fork_head_hash: head.hash },
+      }).catch((err) => this.deps.log.error({ err }, "audit: could not record the set-aside audit file"));
     });
     return EMPTY_HEAD;
   }

@@ -12,6 +12,7 @@ import {
 } from "@slack/bolt";
 import type { Role } from "../config.js";
 import { register as registerClear } from "../handlers/clear.js";
+import { register as registerHome } from "../handlers/home.js";
 import { register as registerPanic } from "../handlers/panic.js";
 import { register as registerStatus } from "../handlers/status.js";
 import type { Logger } from "../log.js";
@@ -153,6 +154,7 @@ export function createSlackApp(rt: Runtime): { app: App; receiver: HTTPReceiver 
   registerPanic(app, rt);
   registerClear(app, rt);
   registerStatus(app, rt);
+  registerHome(app, rt);
   registerUnavailable(app);
   app.error((async ({ error, body }: { error: Error; body: unknown }) =>
     handleSlackError(error, body, rt)) as Parameters<App["error"]>[0]);

@@ -43,10 +43,10 @@ export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promi
   let remaining: BrokerOutcome["remaining"] = null;
   let rounds = 0;
 
-  const call = async <T>(op: string, fn: () => Promise<T>): Promise<T> => {
+  const call = async <T>(op: string, fn: () => Promise<T>, retryUntil = opts.deadline): Promise<T> => {
     try {
       const v = await withRetry(() => fn(), {
-        deadline: opts.deadline,
+        deadline: retryUntil,
         signal,
         onRetry: ({ attempt, waitMs, error }) => {
           opts.onCall?.(op, "retry");
@@ -77,11 +77,12 @@ export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promi
   while (rounds < maxRounds && Date.now() < opts.deadline) {
     rounds++;
     const ctx = {
-      panicId: rounds === 1 && opts.attempt === 1 ? opts.panicId : `${opts.panicId}-${opts.attempt}${rounds}`,
+      panicId: rounds === 1 && opts.attempt === 1 ? opts.panicId : `${opts.panicId}-a${opts.attempt}r${rounds}`,
       signal,
     };
     try {
-      const r = await call("cancel_all", () => broker.cancelAll(ctx));
+      // Retries of a failing cancel stop at half the remaining time, so the close is always attempted.
+      const r = await call("cancel_all", () => broker.cancelAll(ctx), Date.now() + (opts.deadline - Date.now()) / 2);
       cancelled.push(...r.items);
       opts.onStep?.("cancelled", {
         broker: broker.name,

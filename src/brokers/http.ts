@@ -18,9 +18,11 @@ export class BrokerHttpError extends BrokerError {
 /** Parses a Retry-After header (seconds or HTTP date) into milliseconds. */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
-  const secs = Number(value);
-  if (Number.isFinite(secs) && secs >= 0) return secs * 1000;
-  const at = Date.parse(value);
+  const v = value.trim();
+  // RFC 9110 §10.2.3: delay-seconds (digits only) or an HTTP-date (IMF-fixdate).
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
+  const at = Date.parse(v);
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 

@@ -33,6 +33,13 @@ type PaperOrder = z.infer<typeof orderSchema>;
 const positionSchema = z.object({ qty: decimalString, avgEntryPrice: decimalString, markPrice: decimalString });
 type PaperPosition = z.infer<typeof positionSchema>;
 
+// KEYS[1] = positions hash. ARGV: symbol, expected raw value ("" = absent), new raw value ("" = delete).
+const POSITION_CAS = `
+if (redis.call('HGET', KEYS[1], ARGV[1]) or '') ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+return 1
+`;
+
 /** The paper simulator. `latencyMs` delays every call (drills, benchmarks). */
 export class PaperBroker implements Broker {
   readonly kind = "paper" as const;
@@ -42,9 +49,12 @@ export class PaperBroker implements Broker {
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly latencyMs = 0,
-  ) {}
+  ) {
+    redis.defineCommand("tgPaperCas", { numberOfKeys: 1, lua: POSITION_CAS });
+  }
 
   private async latency(signal?: AbortSignal) {
+    if (signal?.aborted) throw new BrokerError(this.name, "deadline reached");
     if (this.latencyMs <= 0) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.latencyMs);
@@ -151,7 +161,7 @@ export class PaperBroker implements Broker {
       throw new UserInputError(`qty must be a positive decimal, got ${input.qty}`);
     if (input.type === "market")
       return (await this.fill(input.symbol, input.side, input.qty, input.clientOrderId ?? randomUUID())).orderId;
-    if (!input.limitPrice || !/^\d+(\.\d+)?$/.test(input.limitPrice))
+    if (!input.limitPrice || !/^\d+(\.\d+)?$/.test(input.limitPrice) || new Decimal(input.limitPrice).lte(0))
       throw new UserInputError("a limit order needs a positive decimal limit price");
     const order: PaperOrder = {
       id: randomUUID(),
@@ -187,17 +197,24 @@ export class PaperBroker implements Broker {
     const fresh = await this.redis.hsetnx(fillsKey, clientOrderId, orderId);
     if (!fresh) return { orderId: (await this.redis.hget(fillsKey, clientOrderId)) ?? orderId, duplicate: true };
     const posKey = this.keys.paperPositions(this.name);
-    const cur = this.parsePositions(await this.redis.hgetall(posKey)).get(symbol);
-    const delta = side === "buy" ? new Decimal(qty) : new Decimal(qty).neg();
-    const next = new Decimal(cur?.qty ?? "0").add(delta);
-    const mark = cur?.markPrice ?? "0";
-    if (next.isZero()) await this.redis.hdel(posKey, symbol);
-    else
-      await this.redis.hset(
+    // Read-modify-write with compare-and-set: concurrent fills on one symbol (bot, CLI, drills) are never lost.
+    for (;;) {
+      const raw = await this.redis.hget(posKey, symbol);
+      const cur = raw === null ? undefined : this.parsePositions({ [symbol]: raw }).get(symbol);
+      const delta = side === "buy" ? new Decimal(qty) : new Decimal(qty).neg();
+      const next = new Decimal(cur?.qty ?? "0").add(delta);
+      const mark = cur?.markPrice ?? "0";
+      const value = next.isZero()
+        ? ""
+        : JSON.stringify({ qty: next.toFixed(), avgEntryPrice: cur?.avgEntryPrice ?? mark, markPrice: mark });
+      const swapped = await (this.redis as Redis & { tgPaperCas(...a: string[]): Promise<number> }).tgPaperCas(
         posKey,
         symbol,
-        JSON.stringify({ qty: next.toFixed(), avgEntryPrice: cur?.avgEntryPrice ?? mark, markPrice: mark }),
+        raw ?? "",
+        value,
       );
+      if (swapped === 1) break;
+    }
     return { orderId, duplicate: false };
   }
 }

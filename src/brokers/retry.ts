@@ -1,5 +1,6 @@
 // Retries for broker calls during a panic: 429, 5xx, network errors and timeouts are retried with exponential
 // backoff and full jitter, honouring Retry-After, until the call succeeds or the panic's deadline is reached.
+import { BrokerError } from "../errors.js";
 import { BrokerHttpError } from "./http.js";
 
 export interface RetryOptions {
@@ -14,9 +15,13 @@ export interface RetryOptions {
   random?: () => number;
 }
 
-/** True for failures worth retrying. Unknown (non-HTTP) errors are retried too: they are usually network-level. */
+/**
+ * True for failures worth retrying: HTTP errors flagged transient (429, 5xx, network, timeout) and unknown errors
+ * from network libraries. A BrokerError that is not an HTTP error is a data or logic error: retrying cannot help.
+ */
 export function isTransient(err: unknown): boolean {
   if (err instanceof BrokerHttpError) return err.transient;
+  if (err instanceof BrokerError) return false;
   return true;
 }
 

@@ -8,7 +8,7 @@ import type { Runtime } from "../main.js";
 export function register(app: App, rt: Runtime): void {
   app.command("/clear", async ({ command, ack, respond }) => {
     await ack();
-    const req = await rt.ops.resume.request(command.user_id, command.text);
+    const req = await rt.ops.resume.request(command.user_id, command.text, { announce: false });
     const status = await rt.ops.status();
     const posted = await rt.notifier.announce({
       ...clearRequestView(req, status.lastPanic, new Date(), rt.config.runbookUrl),

@@ -19,8 +19,11 @@ export interface ApproveResult {
 export class ResumeOperation {
   constructor(private readonly deps: OpsDeps) {}
 
-  /** Opens a clear request (role `clear`). */
-  async request(actor: string, reason: string): Promise<ClearRequest> {
+  /**
+   * Opens a clear request (role `clear`). `announce: false` when the caller posts its own richer message (the
+   * Slack handler posts the request with its buttons).
+   */
+  async request(actor: string, reason: string, opts: { announce?: boolean } = {}): Promise<ClearRequest> {
     const d = this.deps;
     await authorize(d, actor, "clear", "clear.request");
     const why = reason.trim();
@@ -66,6 +69,13 @@ export class ResumeOperation {
         expires_at: req.expiresAt,
       },
     });
+    if (opts.announce !== false) {
+      await d.notifier.announce({
+        text: `Resume requested by ${actor} (${req.id}): ${why}. Needs ${req.needed} approval(s) from someone else before ${req.expiresAt}: /clear in Slack or \`tradeguard approve ${req.id}\`.`,
+        severity: "warn",
+        sop: "sop-resume",
+      });
+    }
     return req;
   }
 
@@ -140,6 +150,10 @@ export class ResumeOperation {
     const state = await d.clearStore.reject(requestId, actor, d.now());
     if (state !== "rejected") throw new UserInputError(`Clear request ${requestId} is ${state}; nothing to reject.`);
     await audit(d, { actor, action: "clear.rejected", details: { request_id: requestId } });
+    await d.notifier.announce({
+      text: `Resume request ${requestId} rejected by ${actor}; trading stays halted.`,
+      severity: "info",
+    });
     return (await d.clearStore.get(requestId))!;
   }
 

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -119,11 +119,19 @@ describe("AuditLog on Redis", () => {
     const forks = readdirSync(dir).filter((f) => f.startsWith("fork.jsonl.fork-"));
     expect(forks).toHaveLength(1);
     const forkFile = join(dir, forks[0]!);
-    expect(await verifyChain(readEntries({ kind: "file", file: forkFile }), signer.publicKey, { full: true })).toMatchObject({ ok: true, entries: 2 });
-    expect(await verifyChain(readEntries({ kind: "file", file }), signer.publicKey, { full: true })).toMatchObject({ ok: true, entries: 3 });
+    expect(
+      await verifyChain(readEntries({ kind: "file", file: forkFile }), signer.publicKey, { full: true }),
+    ).toMatchObject({ ok: true, entries: 2 });
+    expect(await verifyChain(readEntries({ kind: "file", file }), signer.publicKey, { full: true })).toMatchObject({
+      ok: true,
+      entries: 3,
+    });
     const rows = await t.redis.xrange(t.keys.auditLog, "-", "+");
     const last = JSON.parse(rows.at(-1)![1][1]!);
-    expect(last).toMatchObject({ action: "audit.file_forked", details: { fork_file: forkFile, fork_head_seq: 2, fork_head_hash: off.hash } });
+    expect(last).toMatchObject({
+      action: "audit.file_forked",
+      details: { fork_file: forkFile, fork_head_seq: 2, fork_head_hash: off.hash },
+    });
   });
 
   it("reads the file head even when the last line is long and the file large", () => {

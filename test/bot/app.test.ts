@@ -199,6 +199,31 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     expect(await t.rt.mode.get()).toMatchObject({ mode: "reduce_only", actor: "UAPPROVE" });
   });
 
+  it("publishes the App Home dashboard when the tab is opened", async () => {
+    const body = JSON.stringify({
+      token: "deprecated",
+      team_id: "T0001",
+      api_app_id: "A0TG",
+      type: "event_callback",
+      event_id: `Ev${Date.now()}`,
+      event_time: Math.floor(Date.now() / 1000),
+      event: {
+        type: "app_home_opened",
+        user: "UALICE",
+        channel: "D0HOME",
+        tab: "home",
+        event_ts: `${Date.now() / 1000}`,
+      },
+    });
+    const res = await postSigned(events(), SECRET, body, { contentType: "application/json" });
+    expect(res.status).toBe(200);
+    const publish = await slack.waitFor((c) => c.path === "/api/views.publish");
+    expect(publish.body.user_id).toBe("UALICE");
+    const view = typeof publish.body.view === "string" ? JSON.parse(publish.body.view) : publish.body.view;
+    expect(view.type).toBe("home");
+    expect(JSON.stringify(view.blocks)).toMatch(/Mode \*(active|halt|reduce_only)\*/);
+  });
+
   it("turns an unexpected failure into a reply with a correlation id", async () => {
     await t.rt.redis.del(t.rt.keys.clearActive);
     await t.rt.redis.hset(t.rt.keys.clearActive, "wrong", "type"); // makes the status read fail (WRONGTYPE)

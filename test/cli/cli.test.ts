@@ -3,8 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { runCli } from "../support/cli.js";
 
 let env: Record<string, string>;
@@ -26,12 +25,22 @@ describe("tradeguard CLI", () => {
   });
 
   it("panic --yes --json halts, flattens the paper broker and reports HALT-VERIFIED; status shows it", async () => {
-    expect((await runCli(["paper", "position", "--symbol", "AAPL", "--qty", "10", "--price", "190.25"], env)).code).toBe(0);
-    expect((await runCli(["paper", "order", "--symbol", "MSFT", "--side", "buy", "--qty", "1", "--limit", "400"], env)).code).toBe(0);
+    expect(
+      (await runCli(["paper", "position", "--symbol", "AAPL", "--qty", "10", "--price", "190.25"], env)).code,
+    ).toBe(0);
+    expect(
+      (await runCli(["paper", "order", "--symbol", "MSFT", "--side", "buy", "--qty", "1", "--limit", "400"], env)).code,
+    ).toBe(0);
     const r = await runCli(["panic", "--reason", "cli drill", "--yes", "--json"], env);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(report).toMatchObject({ status: "HALT-VERIFIED", actor: "cli:ops", reason: "cli drill", haltFlag: "set", joined: false });
+    expect(report).toMatchObject({
+      status: "HALT-VERIFIED",
+      actor: "cli:ops",
+      reason: "cli drill",
+      haltFlag: "set",
+      joined: false,
+    });
     expect(report.brokers[0]).toMatchObject({ broker: "paper", verified: true });
     const s = JSON.parse((await runCli(["status", "--json"], env)).stdout);
     expect(s).toMatchObject({ mode: "halt", reason: "cli drill", actor: "cli:ops" });
@@ -55,7 +64,10 @@ describe("tradeguard CLI", () => {
     expect(self.stderr).toMatch(/someone else has to approve/);
     const ok = await runCli(["approve", id, "--json"], { ...env, USER: "alice" });
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ outcome: "approved", request: { requester: "cli:ops", approvals: ["cli:alice"] } });
+    expect(JSON.parse(ok.stdout)).toMatchObject({
+      outcome: "approved",
+      request: { requester: "cli:ops", approvals: ["cli:alice"] },
+    });
     expect(await redis.get(`${env.REDIS_PREFIX}mode`)).toBe("reduce_only");
   });
 
@@ -97,7 +109,11 @@ describe("tradeguard CLI", () => {
   });
 
   it("panic with Redis unreachable exits 3 and says loudly that the halt flag is not set", async () => {
-    const r = await runCli(["panic", "--reason", "redis gone", "--yes"], { ...env, REDIS_URL: "redis://127.0.0.1:1", TRADEGUARD_HOME: mkdtempSync(join(tmpdir(), "tg-cli-")) });
+    const r = await runCli(["panic", "--reason", "redis gone", "--yes"], {
+      ...env,
+      REDIS_URL: "redis://127.0.0.1:1",
+      TRADEGUARD_HOME: mkdtempSync(join(tmpdir(), "tg-cli-")),
+    });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/HALT FLAG IS NOT SET/);
     expect(r.stdout).toMatch(/HALT-PARTIAL/);

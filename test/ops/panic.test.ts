@@ -51,7 +51,11 @@ describe("panic (halt)", () => {
     expect(seenByBroker.every((m) => m === "halt")).toBe(true);
     expect(JSON.parse(published[0]!.msg)).toMatchObject({ mode: "halt", reason: "test", actor: "U1" });
     expect(published[0]!.at).toBeLessThanOrEqual(b.calls[0]!.at);
-    expect(await t.rt.redis.hgetall(t.rt.keys.modeMeta)).toMatchObject({ reason: "test", actor: "U1", panic_id: report.id });
+    expect(await t.rt.redis.hgetall(t.rt.keys.modeMeta)).toMatchObject({
+      reason: "test",
+      actor: "U1",
+      panic_id: report.id,
+    });
     sub.disconnect();
   });
 
@@ -74,12 +78,28 @@ describe("panic (halt)", () => {
     expect(report.status).toBe("HALT-VERIFIED");
     expect(maxConcurrent).toBeGreaterThanOrEqual(2);
     // cancel strictly before close on each broker
-    for (const x of [a, b]) expect(x.calls.map((c) => c.op).indexOf("cancel_all")).toBeLessThan(x.calls.map((c) => c.op).indexOf("close_all"));
+    for (const x of [a, b])
+      expect(x.calls.map((c) => c.op).indexOf("cancel_all")).toBeLessThan(
+        x.calls.map((c) => c.op).indexOf("close_all"),
+      );
     const actions = await auditActions(t);
-    expect(actions.map((e) => e.action)).toEqual(["panic.confirmed", "mode.set", "panic.broker_result", "panic.broker_result", "panic.verified", "panic.snapshot"]);
+    expect(actions.map((e) => e.action)).toEqual([
+      "panic.confirmed",
+      "mode.set",
+      "panic.broker_result",
+      "panic.broker_result",
+      "panic.verified",
+      "panic.snapshot",
+    ]);
     const resultA = actions.find((e) => e.action === "panic.broker_result" && e.details.broker === "a")!;
-    expect(resultA.details.closed).toEqual(expect.arrayContaining([expect.objectContaining({ ref: "AAPL", brokerId: "close-AAPL" })]));
-    expect(await verifyChain(readEntries({ kind: "redis", redis: t.rt.redis, keys: t.rt.keys }), t.rt.auditKeys.publicKey, { full: true })).toMatchObject({ ok: true });
+    expect(resultA.details.closed).toEqual(
+      expect.arrayContaining([expect.objectContaining({ ref: "AAPL", brokerId: "close-AAPL" })]),
+    );
+    expect(
+      await verifyChain(readEntries({ kind: "redis", redis: t.rt.redis, keys: t.rt.keys }), t.rt.auditKeys.publicKey, {
+        full: true,
+      }),
+    ).toMatchObject({ ok: true });
   });
 
   it("reports HALT-PARTIAL with exactly what is left and why", async () => {
@@ -103,7 +123,10 @@ describe("panic (halt)", () => {
     const a = new FakeBroker("a").seed("AAPL", "10");
     a.delayMs = 100;
     useBrokers(t, a);
-    const [r1, r2] = await Promise.all([t.rt.ops.panic.halt({ actor: "U1", reason: "first" }), t.rt.ops.panic.halt({ actor: "U2", reason: "second" })]);
+    const [r1, r2] = await Promise.all([
+      t.rt.ops.panic.halt({ actor: "U1", reason: "first" }),
+      t.rt.ops.panic.halt({ actor: "U2", reason: "second" }),
+    ]);
     expect(r1.report.id).toBe(r2.report.id);
     expect([r1.joined, r2.joined].sort()).toEqual([false, true]);
     expect(a.calls.filter((c) => c.op === "close_all")).toHaveLength(1);
@@ -149,14 +172,21 @@ describe("panic (halt)", () => {
       snapshot: null,
       attempts: 0,
     };
-    await t.rt.ops.deps.panicStore.begin(report, { mode: "halt", reason: "died", actor: "U9", ts: now.toISOString() }, "dead-host:1", Date.now() + 300);
+    await t.rt.ops.deps.panicStore.begin(
+      report,
+      { mode: "halt", reason: "died", actor: "U9", ts: now.toISOString() },
+      "dead-host:1",
+      Date.now() + 300,
+    );
     const resumed = await t.rt.ops.panic.resumeUnfinished();
     expect(resumed).toMatchObject({ id: report.id, status: "HALT-VERIFIED", attempts: 1 });
     expect(await paper.listPositions()).toEqual([]);
     expect(await t.rt.redis.get(t.rt.keys.panicActive)).toBeNull();
     expect(await t.rt.redis.get(t.rt.keys.panicLast)).toBe(report.id);
     const actions = await auditActions(t);
-    expect(actions.find((e) => e.action === "panic.resumed")).toMatchObject({ details: { panic_id: report.id, previous_owner: "dead-host:1" } });
+    expect(actions.find((e) => e.action === "panic.resumed")).toMatchObject({
+      details: { panic_id: report.id, previous_owner: "dead-host:1" },
+    });
     expect(await t.rt.ops.panic.resumeUnfinished()).toBeNull();
   });
 
@@ -175,39 +205,30 @@ describe("panic (halt)", () => {
     nock.enableNetConnect("127.0.0.1");
     const base = "https://paper-api.alpaca.markets";
     const calls: string[] = [];
-    const position = {
-      asset_id: "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415",
-      symbol: "AAPL",
-      exchange: "NASDAQ",
-      asset_class: "us_equity",
-      avg_entry_price: "190.00",
-      qty: "10",
-      qty_available: "10",
-      side: "long",
-      market_value: "1905.00",
-      cost_basis: "1900.00",
-      unrealized_pl: "5.00",
-      unrealized_plpc: "0.0026",
-      unrealized_intraday_pl: "5.00",
-      unrealized_intraday_plpc: "0.0026",
-      current_price: "190.50",
-      lastday_price: "189.00",
-      change_today: "0.0079",
-      asset_marginable: true,
-    };
     const api = nock(base)
       .delete("/v2/orders")
-      .reply(207, () => (calls.push("cancel"), []))
+      .reply(207, () => {
+        calls.push("cancel");
+        return [];
+      })
       .delete("/v2/positions")
       .query({ cancel_orders: "true" })
-      .reply(207, () => (calls.push("close"), [{ symbol: "AAPL", status: 200, body: { id: "61e69015-8549-4bfd-b9c3-01e75843f47d", symbol: "AAPL" } }]))
+      .reply(207, () => {
+        calls.push("close");
+        return [{ symbol: "AAPL", status: 200, body: { id: "61e69015-8549-4bfd-b9c3-01e75843f47d", symbol: "AAPL" } }];
+      })
       .get("/v2/orders")
       .query(true)
       .reply(200, [])
       .get("/v2/positions")
       .reply(200, []);
     const t = await testRuntime({
-      env: { REDIS_URL: "redis://127.0.0.1:1", APCA_API_KEY_ID: "AKTEST", APCA_API_SECRET_KEY: "secret", APCA_API_BASE_URL: base },
+      env: {
+        REDIS_URL: "redis://127.0.0.1:1",
+        APCA_API_KEY_ID: "AKTEST",
+        APCA_API_SECRET_KEY: "secret",
+        APCA_API_BASE_URL: base,
+      },
     });
     try {
       expect(t.rt.redisUp).toBe(false);
@@ -219,10 +240,20 @@ describe("panic (halt)", () => {
       expect(calls).toEqual(["cancel", "close"]);
       expect(api.isDone()).toBe(true);
       const file = t.rt.config.audit.file;
-      const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l));
-      expect(lines.map((e) => e.action)).toEqual(["panic.confirmed", "panic.broker_result", "panic.verified", "panic.snapshot"]);
+      const lines = readFileSync(file, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(lines.map((e) => e.action)).toEqual([
+        "panic.confirmed",
+        "panic.broker_result",
+        "panic.verified",
+        "panic.snapshot",
+      ]);
       expect(lines[0].details).toMatchObject({ halt_flag: "not_set" });
-      expect(await verifyChain(readEntries({ kind: "file", file }), t.rt.auditKeys.publicKey, { full: true })).toMatchObject({ ok: true, entries: 4 });
+      expect(
+        await verifyChain(readEntries({ kind: "file", file }), t.rt.auditKeys.publicKey, { full: true }),
+      ).toMatchObject({ ok: true, entries: 4 });
       expect(t.notifier.messages.at(-1)!.text).toMatch(/HALT FLAG COULD NOT BE SET/);
     } finally {
       await t.rt.close();

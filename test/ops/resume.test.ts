@@ -20,7 +20,9 @@ async function halted(yaml: string): Promise<T> {
 }
 const ROLES = "roles: { clear: [UREQ, UREQ2], approve: [UA, UB, UC, UREQ] }\n";
 async function actions(t: T) {
-  return (await t.rt.redis.xrange(t.rt.keys.auditLog, "-", "+")).map((r) => JSON.parse(r[1][1]!) as { action: string; actor: string; details: Record<string, unknown> });
+  return (await t.rt.redis.xrange(t.rt.keys.auditLog, "-", "+")).map(
+    (r) => JSON.parse(r[1][1]!) as { action: string; actor: string; details: Record<string, unknown> },
+  );
 }
 
 afterEach(async () => {
@@ -39,7 +41,11 @@ describe("resume (clear → approve → reduce_only → soak → active)", () =>
   it("refuses requesters outside the clear role and audits it", async () => {
     const t = await halted(ROLES);
     await expect(t.rt.ops.resume.request("UMALLORY", "let me trade")).rejects.toBeInstanceOf(NotAuthorizedError);
-    expect((await actions(t)).at(-1)).toMatchObject({ actor: "UMALLORY", action: "auth.denied", details: { role: "clear" } });
+    expect((await actions(t)).at(-1)).toMatchObject({
+      actor: "UMALLORY",
+      action: "auth.denied",
+      details: { role: "clear" },
+    });
   });
 
   it("refuses self-approval (even for someone in the approve role) and audits it", async () => {
@@ -115,15 +121,23 @@ describe("resume (clear → approve → reduce_only → soak → active)", () =>
   it("concurrent approvals (double click, two approvers) change the mode once", async () => {
     const t = await halted(ROLES);
     const req = await t.rt.ops.resume.request("UREQ", "fixed");
-    const results = await Promise.allSettled([t.rt.ops.resume.approve("UA", req.id), t.rt.ops.resume.approve("UB", req.id), t.rt.ops.resume.approve("UA", req.id)]);
+    const results = await Promise.allSettled([
+      t.rt.ops.resume.approve("UA", req.id),
+      t.rt.ops.resume.approve("UB", req.id),
+      t.rt.ops.resume.approve("UA", req.id),
+    ]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
-    expect((await actions(t)).filter((e) => e.action === "mode.set" && e.details.mode === "reduce_only")).toHaveLength(1);
+    expect((await actions(t)).filter((e) => e.action === "mode.set" && e.details.mode === "reduce_only")).toHaveLength(
+      1,
+    );
   });
 
   it("refuses a second request while one is pending, and any while a panic runs", async () => {
     const t = await halted(ROLES);
     const req = await t.rt.ops.resume.request("UREQ", "fixed");
-    await expect(t.rt.ops.resume.request("UREQ2", "me too")).rejects.toThrow(new RegExp(`${req.id} is already waiting`));
+    await expect(t.rt.ops.resume.request("UREQ2", "me too")).rejects.toThrow(
+      new RegExp(`${req.id} is already waiting`),
+    );
     await t.rt.redis.set(t.rt.keys.panicActive, "p-running");
     await t.rt.ops.resume.reject("UREQ", req.id);
     await expect(t.rt.ops.resume.request("UREQ", "now")).rejects.toThrow(/Panic p-running is still running/);

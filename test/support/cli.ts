@@ -5,7 +5,11 @@ import { fileURLToPath } from "node:url";
 const entry = fileURLToPath(new URL("./cli-entry.ts", import.meta.url));
 
 /** Runs `tradeguard <args>` with `env` (added to a minimal environment); resolves with exit code and output. */
-export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", USER: "ops", LOG_LEVEL: "warn", ...env },

@@ -75,8 +75,25 @@ export class FakeBroker implements Broker {
 
   /** Adds an open order and a position. */
   seed(symbol: string, qty: string, price = "100") {
-    this.orders.push({ id: `o-${symbol}-${this.orders.length}`, clientOrderId: null, symbol, side: "buy", qty: "1", filledQty: "0", type: "limit", status: "new", limitPrice: price, notional: null });
-    this.positions.push({ symbol, qty, side: qty.startsWith("-") ? "short" : "long", marketValue: new Decimal(qty).mul(price).toFixed(), avgEntryPrice: price });
+    this.orders.push({
+      id: `o-${symbol}-${this.orders.length}`,
+      clientOrderId: null,
+      symbol,
+      side: "buy",
+      qty: "1",
+      filledQty: "0",
+      type: "limit",
+      status: "new",
+      limitPrice: price,
+      notional: null,
+    });
+    this.positions.push({
+      symbol,
+      qty,
+      side: qty.startsWith("-") ? "short" : "long",
+      marketValue: new Decimal(qty).mul(price).toFixed(),
+      avgEntryPrice: price,
+    });
     return this;
   }
 }
