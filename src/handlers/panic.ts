@@ -25,21 +25,20 @@ export function register(app: App, rt: Runtime): void {
     } catch {
       // a malformed button value keeps the default reason; the halt must not depend on it
     }
+    // The halt starts first and never waits on Slack: a slow or failing response_url must not delay or block it.
+    const update = (message: object) =>
+      respond({ replace_original: true, ...message }).catch((err) => rt.log.warn({ err }, "panic: message update failed"));
     let lastSent = 0;
     const progress = (r: PanicReport) => {
       const now = Date.now();
       if (r.status === "RUNNING" && now - lastSent < 1000) return;
       lastSent = now;
-      void respond({ replace_original: true, ...panicReportView(r, rt.config.runbookUrl) }).catch((err) =>
-        rt.log.warn({ err }, "panic progress update failed"),
-      );
+      void update(panicReportView(r, rt.config.runbookUrl));
     };
-    await respond({
-      replace_original: true,
-      text: ":rotating_light: HALT set. Cancelling and flattening every broker…",
-    });
-    const { report } = await rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
-    await respond({ replace_original: true, ...panicReportView(report, rt.config.runbookUrl) });
+    const halting = rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
+    void update({ text: ":rotating_light: Halting: setting mode=halt, then cancelling and flattening every broker…" });
+    const { report } = await halting;
+    await update(panicReportView(report, rt.config.runbookUrl));
   });
 
   app.action(ids.panicCancel, async ({ ack, respond }) => {

@@ -127,6 +127,14 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     expect(JSON.stringify(alert.body.blocks)).toContain("https://git.example.com/tradeguard/RUNBOOK.md#sop-panic");
   });
 
+  it("halts even when Slack's response_url fails", async () => {
+    await t.rt.redis.set(t.rt.keys.mode, "active");
+    const click = await postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, JSON.stringify({ reason: "slack broken" }), "UTRADER", `${slack.url}/fail/500`));
+    expect(click.status).toBe(200);
+    await slack.waitFor((c) => c.path.startsWith("/api/chat.postMessage") && String(c.body.text).includes("slack broken"));
+    expect(await t.rt.mode.get()).toMatchObject({ mode: "halt", reason: "slack broken" });
+  });
+
   it("a double click runs one panic; the second joins it", async () => {
     await t.rt.redis.set(t.rt.keys.mode, "active");
     await (t.rt.ops.deps.brokers[0] as PaperBroker).setPosition("TSLA", "-5", "250");

@@ -112,6 +112,10 @@ export async function startFakeSlack(): Promise<{
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(call);
       }
+    if (call.path.startsWith("/fail/")) {
+      res.writeHead(Number(call.path.split("/")[2]) || 500, { "content-type": "text/plain" });
+      return res.end("failure injected by the test");
+    }
     res.writeHead(200, { "content-type": "application/json" });
     if (call.path.startsWith("/api/auth.test"))
       return res.end(
