@@ -3,8 +3,13 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { type AuditKeys, loadAuditKey } from "./audit/keyfile.js";
 import { AuditLog } from "./audit/log.js";
+import { alertView } from "./bot/views/alert.js";
 import { createBrokers } from "./brokers/index.js";
 import type { Config } from "./config.js";
+import { AlertPipeline, PacedQueue } from "./jobs/alerts.js";
+import type { Guard } from "./jobs/guard.js";
+import { allGuards } from "./jobs/registry.js";
+import { GuardRunner } from "./jobs/runner.js";
 import type { Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { ConsoleNotifier, type Notifier } from "./notify.js";
@@ -28,6 +33,8 @@ export interface Runtime {
   metrics: Metrics;
   notifier: Notifier;
   ops: Operations;
+  alerts: AlertPipeline;
+  guards: GuardRunner;
   instanceId: string;
   close(): Promise<void>;
 }
@@ -38,6 +45,11 @@ export interface RuntimeOptions {
   interactive?: boolean;
   notifier?: Notifier;
   now?: () => Date;
+  /** The guards to schedule (default: every registered guard). */
+  // biome-ignore lint/suspicious/noExplicitAny: guards of different config/value types live in one list
+  guards?: Guard<any, any, any>[];
+  /** Spacing of alert posts per channel (Slack allows ~1/s). */
+  alertIntervalMs?: number;
 }
 
 /** Builds everything an entry point (bot, CLI, test) needs from one parsed config. */
@@ -56,6 +68,26 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
   const notifier = opts.notifier ?? new ConsoleNotifier();
   const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const mode = new ModeStore(redis, keys);
+  const now = opts.now ?? (() => new Date());
+  const alerts = new AlertPipeline({
+    redis,
+    keys,
+    queue: new PacedQueue(notifier, log, opts.alertIntervalMs),
+    render: (e) => alertView(e, config.runbookUrl),
+    log,
+  });
+  const guards = new GuardRunner({
+    redis,
+    keys,
+    config,
+    log,
+    metrics,
+    guards: opts.guards ?? allGuards,
+    alerts,
+    audit,
+    instanceId,
+    now,
+  });
   const deps: OpsDeps = {
     config,
     log,
@@ -70,7 +102,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     panicStore: new PanicStore(redis, keys),
     clearStore: new ClearStore(redis, keys),
     instanceId,
-    now: opts.now ?? (() => new Date()),
+    now,
+    guards,
+    alerts,
   };
   const ops = createOperations(deps);
   return {
@@ -85,8 +119,11 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     metrics,
     notifier,
     ops,
+    alerts,
+    guards,
     instanceId,
     async close() {
+      await guards.stop();
       await Promise.all(deps.brokers.map((b) => b.close?.().catch(() => {})));
       redis.disconnect();
     },

@@ -11,9 +11,11 @@ import {
   type Middleware,
 } from "@slack/bolt";
 import type { Role } from "../config.js";
+import { register as registerAlerts } from "../handlers/alerts.js";
 import { register as registerClear } from "../handlers/clear.js";
 import { register as registerHome } from "../handlers/home.js";
 import { register as registerPanic } from "../handlers/panic.js";
+import { register as registerRunbook } from "../handlers/runbook.js";
 import { register as registerStatus } from "../handlers/status.js";
 import type { Logger } from "../log.js";
 import type { Runtime } from "../main.js";
@@ -110,7 +112,7 @@ function roles(rt: Runtime): Middleware<AnyMiddlewareArgs> {
 
 /** Answers commands declared in the manifest that this version does not implement, plainly. */
 function registerUnavailable(app: App): void {
-  for (const cmd of ["/recon", "/rotate", "/runbook"]) {
+  for (const cmd of ["/recon", "/rotate"]) {
     app.command(cmd, async ({ ack }) => {
       await ack({ response_type: "ephemeral", text: `\`${cmd}\` is not available in this version of tradeguard yet.` });
     });
@@ -155,6 +157,8 @@ export function createSlackApp(rt: Runtime): { app: App; receiver: HTTPReceiver 
   registerClear(app, rt);
   registerStatus(app, rt);
   registerHome(app, rt);
+  registerRunbook(app, rt);
+  registerAlerts(app, rt);
   registerUnavailable(app);
   app.error((async ({ error, body }: { error: Error; body: unknown }) =>
     handleSlackError(error, body, rt)) as Parameters<App["error"]>[0]);
@@ -185,6 +189,7 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
       .catch((err) => rt.log.warn({ err }, "heartbeat write failed"));
   void beat();
   timers.push(setInterval(beat, 5_000));
+  rt.guards.start();
   timers.push(
     setInterval(() => void rt.ops.resume.soakTick().catch((err) => rt.log.warn({ err }, "soak check failed")), 2_000),
   );
@@ -202,6 +207,7 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
     server,
     async stop() {
       for (const t of timers) clearInterval(t);
+      await rt.guards.stop();
       if (app) await app.stop().catch(() => {});
       if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },

@@ -5,6 +5,7 @@ export const ids = {
   clearApprove: "clear_approve",
   clearReject: "clear_reject",
   openSop: "open_sop",
+  alertAck: "alert_ack",
   statusRefresh: "status_refresh",
 } as const;
 

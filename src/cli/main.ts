@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { registerAudit } from "./audit.js";
 import { reportCliError } from "./context.js";
+import { registerGuards } from "./guards.js";
 import { registerKillSwitch } from "./killswitch.js";
 import { registerPaper } from "./paper.js";
 import { registerStart } from "./start.js";
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerKillSwitch(program);
   registerAudit(program);
+  registerGuards(program);
   registerPaper(program);
   return program;
 }

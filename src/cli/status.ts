@@ -24,6 +24,13 @@ export function registerStatus(program: Command): void {
             `clear request ${s.clearRequest.id} by ${s.clearRequest.requester}: ${s.clearRequest.approvals.length} approval(s), expires ${s.clearRequest.expiresAt}`,
           );
         lines.push(`brokers: ${s.brokers.map((b) => `${b.name} (${b.kind})`).join(", ")}`);
+        if (s.flags.eventLock) lines.push(`event lock: ${s.flags.eventLock}`);
+        for (const g of s.guards)
+          lines.push(`guard ${g.name}: ${g.state}${g.detail && g.detail !== "ok" ? ` — ${g.detail}` : ""}`);
+        for (const a of s.alerts)
+          lines.push(
+            `alert ${a.severity}: ${a.title} (since ${a.since}, ${a.count}×${a.ackedBy ? `, acked by ${a.ackedBy}` : ""})`,
+          );
         if (s.lastPanic) lines.push("", "last panic:", reportText(s.lastPanic));
         process.stdout.write(`${lines.join("\n")}\n`);
       });

@@ -27,7 +27,9 @@ export function register(app: App, rt: Runtime): void {
     }
     // The halt starts first and never waits on Slack: a slow or failing response_url must not delay or block it.
     const update = (message: object) =>
-      respond({ replace_original: true, ...message }).catch((err) => rt.log.warn({ err }, "panic: message update failed"));
+      respond({ replace_original: true, ...message }).catch((err) =>
+        rt.log.warn({ err }, "panic: message update failed"),
+      );
     let lastSent = 0;
     const progress = (r: PanicReport) => {
       const now = Date.now();

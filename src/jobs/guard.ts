@@ -59,6 +59,8 @@ export interface ProbeContext {
 export interface Guard<C = unknown, V = Record<string, unknown>, P = unknown> {
   /** Stable name: the YAML key under `guards.` and the label in metrics and /status. */
   name: string;
+  /** Alert stream: alerts are recorded in `alerts:<alertStream>` (default: the guard's name), e.g. "policy". */
+  alertStream?: string;
   /** Default node-cron schedule (overridable with guards.<name>.schedule). */
   schedule: string;
   /** Parses `guards.<name>` (with defaults). `enabled` and `schedule` are handled by the runner. */

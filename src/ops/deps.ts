@@ -3,6 +3,8 @@ import type { Redis } from "ioredis";
 import type { AuditInput, AuditLog } from "../audit/log.js";
 import type { Broker } from "../brokers/broker.js";
 import type { Config } from "../config.js";
+import type { AlertPipeline } from "../jobs/alerts.js";
+import type { GuardRunner } from "../jobs/runner.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Notifier } from "../notify.js";
@@ -28,6 +30,8 @@ export interface OpsDeps {
   /** Identifies this process (panic leases). */
   instanceId: string;
   now: () => Date;
+  guards: GuardRunner;
+  alerts: AlertPipeline;
 }
 
 /** Appends an audit entry and counts it. */

@@ -1,4 +1,5 @@
 // The status operation: what /status, `tradeguard status` and App Home show.
+import type { GuardState } from "../jobs/runner.js";
 import type { ModeState } from "../state/mode.js";
 import type { OpsDeps } from "./deps.js";
 import type { PanicReport } from "./panic-report.js";
@@ -19,6 +20,20 @@ export interface StatusView {
   /** When reduce_only ends and trading resumes (during a soak). */
   soakUntil: string | null;
   brokers: { name: string; kind: string }[];
+  guards: { name: string; state: GuardState; detail: string; lastRun: string | null; durationMs: number }[];
+  /** Open alerts, most severe first. */
+  alerts: {
+    guard: string;
+    key: string;
+    severity: string;
+    title: string;
+    since: string;
+    count: number;
+    sop: string;
+    ackedBy: string | null;
+  }[];
+  /** Active flags trading processes obey (raw values as stored). */
+  flags: { eventLock: string | null };
 }
 
 /** Reads the current state (one transaction for the mode, one pipeline for the rest). */
@@ -37,9 +52,11 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
   const val = (i: number) => (res?.[i]?.[1] as string | null) ?? null;
   const lastId = val(1);
   const clearId = val(2);
-  const [lastPanic, clearRequest] = await Promise.all([
+  const [lastPanic, clearRequest, guards, alerts] = await Promise.all([
     lastId ? deps.panicStore.report(lastId) : Promise.resolve(null),
     clearId ? deps.clearStore.get(clearId) : Promise.resolve(null),
+    deps.guards.states(),
+    deps.alerts.open(),
   ]);
   let soakUntil: string | null = null;
   const soak = val(3);
@@ -71,5 +88,23 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
         : null,
     soakUntil,
     brokers: deps.brokers.map((b) => ({ name: b.name, kind: b.kind })),
+    guards: guards.map((g) => ({
+      name: g.name,
+      state: g.state,
+      detail: g.detail,
+      lastRun: g.lastRun || null,
+      durationMs: g.durationMs,
+    })),
+    alerts: alerts.map((a) => ({
+      guard: a.guard,
+      key: a.key,
+      severity: a.severity,
+      title: a.title,
+      since: a.since,
+      count: a.count,
+      sop: a.sop,
+      ackedBy: a.ackedBy ?? null,
+    })),
+    flags: { eventLock: val(4) },
   };
 }

@@ -37,6 +37,16 @@ export function createKeys(prefix: string) {
     resumeSoak: k("resume:soak"),
     /** Delivery de-duplication marks (Slack retries, double clicks). */
     dedup: (id: string) => k(`dedup:${id}`),
+    /** A logical key a guard declared (e.g. "risk:event_lock"), with the prefix applied. */
+    raw: (name: string) => k(name),
+    /** Hash guard name → JSON {state, detail, lastRun, durationMs}. */
+    guardsState: k("guards:state"),
+    /** Hash finding key → JSON of the open alert (dedup, escalation, resolution). */
+    alertsOpen: k("alerts:open"),
+    /** Mutual exclusion of one guard's tick across replicas. */
+    guardLock: (guard: string) => k(`lock:guard:${guard}`),
+    /** Marks a scheduled slot of a guard as taken by one replica. */
+    guardSlot: (guard: string, slot: string) => k(`guards:slot:${guard}:${slot}`),
     /** Paper broker state. */
     paperOrders: (broker: string) => k(`paper:${broker}:orders`),
     paperPositions: (broker: string) => k(`paper:${broker}:positions`),

@@ -1,13 +1,38 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { type RunningBot, startBot } from "../../src/bot/app.js";
 import { ids } from "../../src/bot/ids.js";
 import type { PaperBroker } from "../../src/brokers/paper.js";
+import { defineGuard } from "../../src/jobs/guard.js";
 import { freePort } from "../support/global-setup.js";
 import { testRuntime } from "../support/runtime.js";
 import { blockActionBody, commandBody, postSigned, startFakeSlack } from "../support/slack.js";
 
 const SECRET = "test-signing-secret";
+
+/** Fires while `demo:level` is above 10. */
+const demoGuard = defineGuard({
+  name: "demo",
+  schedule: "0 0 1 1 *",
+  config: z.object({}),
+  reads: () => ({ level: { key: "demo:level", type: "string" as const, schema: z.coerce.number().nullable() } }),
+  evaluate: (s) =>
+    (s.values.level as number | null) !== null && (s.values.level as number) > 10
+      ? [
+          {
+            guard: "demo",
+            key: "high",
+            severity: "critical" as const,
+            title: "demo level high",
+            detail: "level above 10",
+            sop: "sop-panic",
+            value: String(s.values.level),
+            threshold: "10",
+          },
+        ]
+      : [],
+});
 
 describe("Slack app through the real Bolt HTTP receiver", () => {
   let slack: Awaited<ReturnType<typeof startFakeSlack>>;
@@ -18,8 +43,6 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
   beforeAll(async () => {
     slack = await startFakeSlack();
     const port = await freePort();
-    const { createNotifier } = await import("../../src/notify-factory.js");
-    const { loadConfig } = await import("../../src/config.js");
     t = await testRuntime({
       env: {
         SLACK_BOT_TOKEN: "xoxb-test-token",
@@ -30,11 +53,9 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
         PORT: String(port),
       },
       yaml: "roles: { panic: ['*'], clear: [UCLEAR], approve: [UAPPROVE, UCLEAR] }\nresume: { soak_minutes: 5 }\nrunbook_url: https://git.example.com/tradeguard/RUNBOOK.md\n",
-      notifier: { announce: async () => null },
+      realNotifier: true,
+      guards: [demoGuard],
     });
-    // The bot posts to Slack through the real notifier (the fake Web API records it).
-    (t.rt as { notifier: unknown }).notifier = createNotifier(loadConfig(t.env), t.rt.log);
-    (t.rt.ops.deps as { notifier: unknown }).notifier = t.rt.notifier;
     bot = await startBot(t.rt);
     base = `http://127.0.0.1:${(bot.server.address() as AddressInfo).port}`;
   });
@@ -129,9 +150,15 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
 
   it("halts even when Slack's response_url fails", async () => {
     await t.rt.redis.set(t.rt.keys.mode, "active");
-    const click = await postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, JSON.stringify({ reason: "slack broken" }), "UTRADER", `${slack.url}/fail/500`));
+    const click = await postSigned(
+      events(),
+      SECRET,
+      blockActionBody(ids.panicConfirm, JSON.stringify({ reason: "slack broken" }), "UTRADER", `${slack.url}/fail/500`),
+    );
     expect(click.status).toBe(200);
-    await slack.waitFor((c) => c.path.startsWith("/api/chat.postMessage") && String(c.body.text).includes("slack broken"));
+    await slack.waitFor(
+      (c) => c.path.startsWith("/api/chat.postMessage") && String(c.body.text).includes("slack broken"),
+    );
     expect(await t.rt.mode.get()).toMatchObject({ mode: "halt", reason: "slack broken" });
   });
 
@@ -230,6 +257,56 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     const view = typeof publish.body.view === "string" ? JSON.parse(publish.body.view) : publish.body.view;
     expect(view.type).toBe("home");
     expect(JSON.stringify(view.blocks)).toMatch(/Mode \*(active|halt|reduce_only)\*/);
+  });
+
+  it("/runbook lists the SOPs and shows one from RUNBOOK.md", async () => {
+    const url1 = slack.responseUrl();
+    await postSigned(events(), SECRET, commandBody("/runbook", "", "UALICE", url1));
+    const list = await slack.waitFor((c) => c.path === new URL(url1).pathname);
+    expect(JSON.stringify(list.body.blocks)).toContain("/runbook panic");
+    const url2 = slack.responseUrl();
+    await postSigned(events(), SECRET, commandBody("/runbook", "halt partial", "UALICE", url2));
+    const one = await slack.waitFor((c) => c.path === new URL(url2).pathname);
+    expect(one.body.text).toBe("SOP: HALT-PARTIAL");
+    const url3 = slack.responseUrl();
+    await postSigned(events(), SECRET, commandBody("/runbook", "bananas", "UALICE", url3));
+    expect(String((await slack.waitFor((c) => c.path === new URL(url3).pathname)).body.text)).toMatch(
+      /No SOP matches "bananas"/,
+    );
+  });
+
+  it("a guard alert reaches the alert channel with SOP and Acknowledge; acking is audited; /status shows it", async () => {
+    await t.rt.redis.set(t.rt.keys.raw("demo:level"), "42");
+    await t.rt.guards.runOnce();
+    const alert = await slack.waitFor(
+      (c) => c.path === "/api/chat.postMessage" && String(c.body.text).includes("demo level high"),
+    );
+    expect(alert.body.channel).toBe("C0ALERTS");
+    const els = (alert.body.blocks as { elements?: { action_id: string; value?: string; url?: string }[] }[]).flatMap(
+      (b) => b.elements ?? [],
+    );
+    expect(els.find((e) => e.action_id === ids.openSop)?.url).toBe(
+      "https://git.example.com/tradeguard/RUNBOOK.md#sop-panic",
+    );
+    const ackBtn = els.find((e) => e.action_id === ids.alertAck)!;
+    const url = slack.responseUrl();
+    await postSigned(events(), SECRET, blockActionBody(ids.alertAck, ackBtn.value!, "UOPS", url));
+    const reply = await slack.waitFor((c) => c.path === new URL(url).pathname);
+    expect(String(reply.body.text)).toContain("acknowledged: demo level high");
+    const last = await t.rt.redis.xrevrange(t.rt.keys.auditLog, "+", "-", "COUNT", 1);
+    expect(JSON.parse(last[0]![1][1]!)).toMatchObject({
+      actor: "UOPS",
+      action: "alert.acknowledged",
+      details: { alert: "demo/high" },
+    });
+
+    const surl = slack.responseUrl();
+    await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", surl));
+    const st = JSON.stringify((await slack.waitFor((c) => c.path === new URL(surl).pathname)).body.blocks);
+    expect(st).toContain(":rotating_light: demo");
+    expect(st).toContain("*Open alerts* (1)");
+    expect(st).toContain("acked by UOPS");
+    await t.rt.redis.del(t.rt.keys.raw("demo:level"));
   });
 
   it("turns an unexpected failure into a reply with a correlation id", async () => {

@@ -7,8 +7,10 @@ import { join } from "node:path";
 import { inject } from "vitest";
 import { loadAuditKey } from "../../src/audit/keyfile.js";
 import { loadConfig } from "../../src/config.js";
+import type { Guard } from "../../src/jobs/guard.js";
 import { createRuntime, type Runtime } from "../../src/main.js";
 import type { Announcement, Notifier } from "../../src/notify.js";
+import { createNotifier } from "../../src/notify-factory.js";
 import { silentLog } from "./log.js";
 
 /** Records announcements instead of posting them. */
@@ -22,7 +24,17 @@ export class RecordingNotifier implements Notifier {
 
 /** Builds a runtime; `yaml` becomes the TRADEGUARD_CONFIG file; `env` adds or overrides variables. */
 export async function testRuntime(
-  opts: { yaml?: string; env?: Record<string, string>; notifier?: Notifier; now?: () => Date } = {},
+  opts: {
+    yaml?: string;
+    env?: Record<string, string>;
+    notifier?: Notifier;
+    now?: () => Date;
+    // biome-ignore lint/suspicious/noExplicitAny: guards of mixed types
+    guards?: Guard<any, any, any>[];
+    alertIntervalMs?: number;
+    /** Post through the real notifier for the config (Slack Web API when a bot token and channel are set). */
+    realNotifier?: boolean;
+  } = {},
 ) {
   const home = mkdtempSync(join(tmpdir(), "tg-rt-"));
   const prefix = `t${randomBytes(6).toString("hex")}:`;
@@ -40,8 +52,14 @@ export async function testRuntime(
   const config = loadConfig(env);
   loadAuditKey(config.audit.keyFile, { create: true }); // Slack mode expects a provisioned key
 
-  const notifier = opts.notifier ?? new RecordingNotifier();
-  const rt: Runtime = await createRuntime(config, { log: silentLog, notifier, now: opts.now });
+  const notifier = opts.realNotifier ? createNotifier(config, silentLog) : (opts.notifier ?? new RecordingNotifier());
+  const rt: Runtime = await createRuntime(config, {
+    log: silentLog,
+    notifier,
+    now: opts.now,
+    guards: opts.guards ?? [],
+    alertIntervalMs: opts.alertIntervalMs ?? 0,
+  });
   return {
     rt,
     home,

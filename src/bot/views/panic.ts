@@ -61,7 +61,7 @@ export function panicReportView(r: PanicReport, runbookUrl?: string): { text: st
       for (const o of b.remaining.orders.slice(0, 10))
         text += `\n   open: ${esc(o.id)} ${o.side} ${o.qty ?? "?"} ${esc(o.symbol)} (${esc(o.status)})`;
       for (const p of b.remaining.positions.slice(0, 10)) text += `\n   position: ${esc(p.symbol)} ${p.qty}`;
-      const more = b.remaining.orders.length + b.remaining.positions.length - 20;
+      const more = Math.max(0, b.remaining.orders.length - 10) + Math.max(0, b.remaining.positions.length - 10);
       if (more > 0) text += `\n   … and ${more} more (see \`tradeguard status --json\`)`;
     } else if (!b.verified) text += "\n   could not re-query the broker: state unknown";
     for (const e of b.errors.slice(0, 5)) text += `\n   :warning: ${esc(e)}`;

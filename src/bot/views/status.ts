@@ -8,6 +8,14 @@ const MODE_ICON = {
   halt: ":red_circle:",
 } as const;
 
+const GUARD_ICON = {
+  ok: ":white_check_mark:",
+  warn: ":warning:",
+  critical: ":rotating_light:",
+  stale: ":hourglass:",
+  error: ":x:",
+} as const;
+
 /** One-screen status summary. */
 export function statusView(s: StatusView): { text: string; blocks: Block[] } {
   const blocks: Block[] = [
@@ -24,6 +32,23 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
         `:vertical_traffic_light: Resume request \`${s.clearRequest.id}\` by ${who(s.clearRequest.requester)} waiting (${s.clearRequest.approvals.length} approval(s)), expires ${s.clearRequest.expiresAt}.`,
       ),
     );
+  if (s.guards.length) {
+    const bad = s.guards.filter((g) => g.state !== "ok");
+    const line = s.guards.map((g) => `${GUARD_ICON[g.state]} ${g.name}`).join("  ");
+    const details = bad.map((g) => `• *${g.name}* ${g.state}: ${esc(g.detail)}`).join("\n");
+    blocks.push(section(`*Guards*\n${line}${details ? `\n${details}` : ""}`));
+  }
+  if (s.flags.eventLock) blocks.push(section(`:lock: Event lock: \`${esc(s.flags.eventLock.slice(0, 300))}\``));
+  if (s.alerts.length) {
+    const shown = s.alerts
+      .slice(0, 8)
+      .map(
+        (a) =>
+          `• ${a.severity === "critical" ? ":rotating_light:" : ":warning:"} ${esc(a.title)} (since ${a.since}${a.count > 1 ? `, ${a.count}×` : ""}${a.ackedBy ? `, acked by ${a.ackedBy}` : ""})`,
+      );
+    if (s.alerts.length > 8) shown.push(`… and ${s.alerts.length - 8} more (\`tradeguard status --json\`)`);
+    blocks.push(section(`*Open alerts* (${s.alerts.length})\n${shown.join("\n")}`));
+  }
   if (s.lastPanic)
     blocks.push(
       context(
