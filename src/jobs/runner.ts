@@ -270,40 +270,47 @@ export class GuardRunner {
     });
     if (mine.length === 0) return { findings: [], guards: [] };
     try {
-      // 2. One pipelined read of every declared key.
+      // 2. One pipelined read of every declared key; a key several guards declare is read once.
       const read = redis.pipeline();
-      const layout: { entry: Entry; name: string; read: KeyRead }[] = [];
+      const layout: { entry: Entry; name: string; read: KeyRead; slot: number }[] = [];
+      const slots = new Map<string, number>();
       for (const e of mine) {
         for (const [name, r] of Object.entries(e.reads)) {
-          layout.push({ entry: e, name, read: r });
-          const key = keys.raw(r.key);
-          if (r.type === "string") read.get(key);
-          else if (r.type === "hash") read.hgetall(key);
-          else if (r.type === "set") read.smembers(key);
-          else if (r.type === "zset") read.zrange(key, "0", "-1", "WITHSCORES");
-          else read.lrange(key, 0, -1);
+          const id = `${r.type} ${r.key}`;
+          let slot = slots.get(id);
+          if (slot === undefined) {
+            slot = slots.size;
+            slots.set(id, slot);
+            const key = keys.raw(r.key);
+            if (r.type === "string") read.get(key);
+            else if (r.type === "hash") read.hgetall(key);
+            else if (r.type === "set") read.smembers(key);
+            else if (r.type === "zset") read.zrange(key, "0", "-1", "WITHSCORES");
+            else read.lrange(key, 0, -1);
+          }
+          layout.push({ entry: e, name, read: r, slot });
         }
       }
-      const raw = layout.length ? ((await read.exec()) ?? []) : [];
-      if (layout.length) roundTrips++;
+      const raw = slots.size ? ((await read.exec()) ?? []) : [];
+      if (slots.size) roundTrips++;
       // 3. Validate, probe, evaluate, per guard (concurrently: probes may wait on the network).
       const now = this.now();
       const results = await Promise.all(
         mine.map(async (e) => {
           const values: Record<string, unknown> = {};
           const invalid: string[] = [];
-          layout.forEach((l, i) => {
-            if (l.entry !== e) return;
-            const [err, v] = raw[i] ?? [new Error("no reply"), null];
+          for (const l of layout) {
+            if (l.entry !== e) continue;
+            const [err, v] = raw[l.slot] ?? [new Error("no reply"), null];
             if (err) {
               invalid.push(`${l.read.key}: ${err.message}`);
-              return;
+              continue;
             }
             const value = l.read.type === "zset" ? pairs(v as string[]) : v;
             const parsed = l.read.schema.safeParse(value);
             if (parsed.success) values[l.name] = parsed.data;
             else invalid.push(`${l.read.key}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${preview(value)})`);
-          });
+          }
           return this.evaluate(e, values, invalid, now);
         }),
       );
