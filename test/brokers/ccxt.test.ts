@@ -11,6 +11,7 @@ import { closeClientOrderId } from "../../src/brokers/broker.js";
 import { type CcxtBroker, type CcxtBrokerConfig, ccxtFromConfig, toDecimalString } from "../../src/brokers/ccxt.js";
 import { BrokerHttpError } from "../../src/brokers/http.js";
 import { BrokerError, ConfigError } from "../../src/errors.js";
+import { caught } from "../support/caught.js";
 
 const FAPI = "https://fapi.binance.com";
 // The example key pair from Binance's API docs ("SIGNED Endpoint Examples").
@@ -99,15 +100,6 @@ function filledMarketOrder(form: URLSearchParams, orderId: number, avgPrice: str
     goodTillDate: 0,
     updateTime: 1732521400000,
   };
-}
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the call to reject, but it resolved");
 }
 
 beforeAll(() => {

@@ -3,19 +3,14 @@
 // results, 429 + Retry-After, 5xx, partial failures and timeouts.
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AlpacaBroker } from "../../src/brokers/alpaca.js";
 import { type FlattenOptions, flattenBroker } from "../../src/brokers/flatten.js";
 import { PaperBroker } from "../../src/brokers/paper.js";
 import { brokerOutcomeSchema } from "../../src/ops/panic-report.js";
+import { ALPACA_BASE, ALPACA_KEY_ID, ALPACA_SECRET, alpacaBroker, order, shortXlk } from "../support/alpaca.js";
 import { testRedis } from "../support/redis.js";
 
-const BASE = "https://paper-api.alpaca.markets";
-const KEY_ID = "PKTESTKEYID0000000000";
-const SECRET = "test-secret-key-0000000000000000000000000";
-
-function alpaca(timeoutMs = 2_000): AlpacaBroker {
-  return new AlpacaBroker({ name: "alpaca", baseUrl: BASE, keyId: KEY_ID, secretKey: SECRET, timeoutMs });
-}
+const BASE = ALPACA_BASE;
+const alpaca = alpacaBroker;
 
 function opts(over: Partial<FlattenOptions> = {}): FlattenOptions {
   return {
@@ -26,67 +21,6 @@ function opts(over: Partial<FlattenOptions> = {}): FlattenOptions {
     ...over,
   };
 }
-
-/** A full Order object as in the spec's `Order` x-examples. */
-function order(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    id: "61e69015-8549-4bfd-b9c3-01e75843f47d",
-    client_order_id: "eb9e2aaa-f71a-4f51-b5b4-52a6c565dad4",
-    created_at: "2021-03-16T18:38:01.942282Z",
-    updated_at: "2021-03-16T18:38:01.942282Z",
-    submitted_at: "2021-03-16T18:38:01.937734Z",
-    filled_at: null,
-    expired_at: null,
-    canceled_at: null,
-    failed_at: null,
-    replaced_at: null,
-    replaced_by: null,
-    replaces: null,
-    asset_id: "b0b6dd9d-8b9b-48a9-ba46-b9d54906e415",
-    symbol: "AAPL",
-    asset_class: "us_equity",
-    notional: null,
-    qty: "10",
-    filled_qty: "0",
-    filled_avg_price: null,
-    order_class: "",
-    order_type: "limit",
-    type: "limit",
-    side: "buy",
-    time_in_force: "day",
-    limit_price: "174.25",
-    stop_price: null,
-    status: "new",
-    extended_hours: false,
-    legs: null,
-    trail_percent: null,
-    trail_price: null,
-    hwm: null,
-    ...over,
-  };
-}
-
-/** A short as live Alpaca reports it (spec `Position` fields): negative qty and market_value, side "short". */
-const shortXlk = {
-  asset_id: "d704f4fd-c735-44f8-a7fa-7a50fef08fe4",
-  symbol: "XLK",
-  exchange: "ARCA",
-  asset_class: "us_equity",
-  asset_marginable: true,
-  qty: "-24",
-  qty_available: "-24",
-  avg_entry_price: "82.69",
-  side: "short",
-  market_value: "-2011.44",
-  cost_basis: "-1984.56",
-  unrealized_pl: "-26.88",
-  unrealized_plpc: "-0.0135445640343451",
-  unrealized_intraday_pl: "-26.88",
-  unrealized_intraday_plpc: "-0.0135445640343451",
-  current_price: "83.81",
-  lastday_price: "88.91",
-  change_today: "-0.0573613766730402",
-};
 
 const ORDER_A = "61e69015-8549-4bfd-b9c3-01e75843f47d";
 const ORDER_B = "d56ba3ea-6d04-48ce-8175-817e242ee608";
@@ -207,7 +141,7 @@ describe("flattenBroker with Alpaca (nock, spec wire format)", () => {
 
   it("DELETE /v2/orders: 429 with Retry-After: 1, then 207 → retried after ≥ 1 s and verified flat", async () => {
     const calls: string[] = [];
-    const scope = nock(BASE, { reqheaders: { "APCA-API-KEY-ID": KEY_ID, "APCA-API-SECRET-KEY": SECRET } })
+    const scope = nock(BASE, { reqheaders: { "APCA-API-KEY-ID": ALPACA_KEY_ID, "APCA-API-SECRET-KEY": ALPACA_SECRET } })
       .delete("/v2/orders")
       .reply(() => {
         calls.push("DELETE /v2/orders 429");

@@ -3,6 +3,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PaperBroker } from "../../src/brokers/paper.js";
 import { BrokerError, UserInputError } from "../../src/errors.js";
+import { caught } from "../support/caught.js";
 import { testRedis } from "../support/redis.js";
 
 let t: ReturnType<typeof testRedis>;
@@ -17,15 +18,6 @@ afterEach(async () => {
 
 function paper(latencyMs = 0): PaperBroker {
   return new PaperBroker("paper", t.redis, t.keys, latencyMs);
-}
-
-async function caught(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error("expected the call to reject, but it resolved");
 }
 
 describe("PaperBroker limit orders", () => {
