@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { AlpacaBroker, alpacaFromConfig } from "../../src/brokers/alpaca.js";
+import { alpacaFromConfig } from "../../src/brokers/alpaca.js";
 import { BrokerHttpError } from "../../src/brokers/http.js";
 import { BrokerError, ConfigError } from "../../src/errors.js";
 import {
