@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { runCli, spawnCli } from "../support/cli.js";
+import { freePort } from "../support/global-setup.js";
 
 let env: Record<string, string>;
 let redis: Redis;
@@ -117,5 +118,24 @@ describe("tradeguard CLI", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/HALT FLAG IS NOT SET/);
     expect(r.stdout).toMatch(/HALT-PARTIAL/);
+  });
+
+  it("start runs the bot in local mode: /healthz answers, and SIGTERM stops it cleanly", async () => {
+    const port = await freePort();
+    const bot = spawnCli(["start"], { ...env, HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "info" });
+    try {
+      let health: Response | null = null;
+      for (let i = 0; i < 100 && !health; i++) {
+        health = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null);
+        if (!health) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(health?.status).toBe(200);
+      expect(await health!.json()).toMatchObject({ ok: true, redis: "up", slack: "local" });
+      const beat = Number(await redis.get(`${env.REDIS_PREFIX}heartbeat:bot`));
+      expect(Date.now() - beat).toBeLessThan(10_000);
+    } finally {
+      expect(await bot.stop()).toBe(0);
+    }
+    expect(bot.output()).toMatch(/local mode/);
   });
 });

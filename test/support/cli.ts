@@ -24,3 +24,24 @@ export function runCli(
     child.stdin.end(input ?? "");
   });
 }
+
+/** Starts `tradeguard <args>` in the background (e.g. `start`); the caller stops it. */
+export function spawnCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", USER: "ops", LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  return {
+    child,
+    output: () => output,
+    stop: () =>
+      new Promise<number | null>((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once("exit", (code) => resolve(code));
+        child.kill("SIGTERM");
+      }),
+  };
+}
