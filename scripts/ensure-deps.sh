@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs what tradeguard needs on a fresh Debian machine with Node 20: npm packages (npm ci, which also builds
-# dist/) and redis-server (apt-get, as root, when missing). Idempotent.
+# dist/) and redis-server (apt-get, as root, when missing). With --test, also what the test suite uses: chrony (a real
+# NTP server on loopback), faketime (to skew it) and prometheus (promtool checks the alert rules). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+if [ "${1:-}" = "--test" ]; then
+  command -v chronyd >/dev/null 2>&1 || [ -x /usr/sbin/chronyd ] || need_apt+=(chrony)
+  command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
+  command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "tradeguard: missing ${need_apt[*]}; run as root or: sudo apt-get install -y ${need_apt[*]}" >&2
@@ -15,7 +21,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  # Debian's package starts a system redis on 6379 only where systemd runs; our scripts start their own.
+  # Where systemd runs, these packages start system services; the tests and scripts start their own instances on
+  # free loopback ports and never rely on (or touch) those.
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -3,7 +3,7 @@
 # The tests start their own redis-server on a free port; nothing needs to be running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-deps.sh
+bash scripts/ensure-deps.sh --test
 echo "== lint" && npx biome check .
 echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
 echo "== build" && npm run --silent build
