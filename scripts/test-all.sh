@@ -7,4 +7,11 @@ bash scripts/ensure-deps.sh --test
 echo "== lint" && npx biome check .
 echo "== typecheck" && npx tsc -p tsconfig.json --noEmit
 echo "== build" && npm run --silent build
-echo "== tests" && npx vitest run
+echo "== tests"
+report="$(mktemp)"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=$?
+# The plain closing line CI reads ("N passed, N failed").
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' "$report" || true
+rm -f "$report"
+exit "$status"
