@@ -17,6 +17,8 @@ import { register as registerHome } from "../handlers/home.js";
 import { register as registerPanic } from "../handlers/panic.js";
 import { register as registerRunbook } from "../handlers/runbook.js";
 import { register as registerStatus } from "../handlers/status.js";
+import { startPolicyRestartRelay } from "../jobs/policy-restart-relay.js";
+import { policyWatchdog } from "../jobs/policy-watchdog.js";
 import type { Logger } from "../log.js";
 import type { Runtime } from "../main.js";
 import { handleSlackError } from "./errors.js";
@@ -190,6 +192,21 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
   void beat();
   timers.push(setInterval(beat, 5_000));
   rt.guards.start();
+  // The policy daemon's restart requests, relayed to a webhook/command when configured.
+  const policyCfg = policyWatchdog.config.parse(c.guards.policy_watchdog ?? {});
+  const relay =
+    policyCfg.restart_webhook || policyCfg.restart_command
+      ? await startPolicyRestartRelay({
+          subscriber: rt.redis.duplicate(),
+          redis: rt.redis,
+          keys: rt.keys,
+          log: rt.log,
+          webhook: policyCfg.restart_webhook,
+          command: policyCfg.restart_command,
+          timeoutMs: policyCfg.restart_timeout_ms,
+          instanceId: rt.instanceId,
+        })
+      : null;
   timers.push(
     setInterval(() => void rt.ops.resume.soakTick().catch((err) => rt.log.warn({ err }, "soak check failed")), 2_000),
   );
@@ -208,6 +225,7 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
     async stop() {
       for (const t of timers) clearInterval(t);
       await rt.guards.stop();
+      await relay?.close();
       if (app) await app.stop().catch(() => {});
       if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },

@@ -5,6 +5,7 @@ import { reportCliError } from "./context.js";
 import { registerGuards } from "./guards.js";
 import { registerKillSwitch } from "./killswitch.js";
 import { registerPaper } from "./paper.js";
+import { registerQuota } from "./quota.js";
 import { registerStart } from "./start.js";
 import { registerStatus } from "./status.js";
 
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerAudit(program);
   registerGuards(program);
   registerPaper(program);
+  registerQuota(program);
   return program;
 }
 

@@ -1,5 +1,9 @@
 // Every guard the bot schedules. One line per guard; each lives in its own file.
+import { apiQuota } from "./api-quota.js";
+import { economicEvents } from "./economic-events.js";
 import type { Guard } from "./guard.js";
+import { policyWatchdog } from "./policy-watchdog.js";
+import { timeSync } from "./time-sync.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: guards of different config/value types live in one list
-export const allGuards: Guard<any, any, any>[] = [];
+export const allGuards: Guard<any, any, any>[] = [policyWatchdog, economicEvents, timeSync, apiQuota];

@@ -1,0 +1,44 @@
+// tradeguard quota — API quota use per exchange (15-minute window), 429s and WebSocket reconnects, from the counters
+// the trading processes' rate limiter keeps in Redis (src/ratelimit/).
+import type { Command } from "commander";
+import { apiQuota } from "../jobs/api-quota.js";
+import { EXCHANGE_RE, rateLimitKeys } from "../ratelimit/keys.js";
+import { type ExchangeUsage, readQuotaUsage } from "../ratelimit/usage.js";
+import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+
+/** Registers quota. */
+export function registerQuota(program: Command): void {
+  program
+    .command("quota")
+    .description("API quota use per exchange (last 15 minutes), 429s and WebSocket reconnects (last hour)")
+    .option("--json", "print as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      await withRuntime(async (rt) => {
+        requireRedis(rt, "quota");
+        const parsed = apiQuota.config.safeParse(rt.config.guards.api_quota ?? {});
+        if (!parsed.success) {
+          const i = parsed.error.issues[0]!;
+          throw new CliExit(EXIT.usage, `guards.api_quota${i.path.length ? `.${i.path.join(".")}` : ""}: ${i.message}`);
+        }
+        const configured = parsed.data.exchanges;
+        const seen = (await rt.redis.smembers(rt.keys.raw(rateLimitKeys.exchanges))).filter((e) => EXCHANGE_RE.test(e));
+        const exchanges = [...new Set([...Object.keys(configured), ...seen])].sort();
+        const limits = Object.fromEntries(Object.entries(configured).map(([e, s]) => [e, s.limit_15m]));
+        const rows: ExchangeUsage[] = (
+          await readQuotaUsage(rt.redis, rt.keys.prefix, exchanges, Date.now(), limits)
+        ).map((r) => r.usage);
+        if (opts.json) return printJson({ exchanges: rows });
+        if (rows.length === 0) {
+          process.stdout.write(
+            "no exchanges: none configured under guards.api_quota.exchanges and no limiter has written counters\n",
+          );
+          return;
+        }
+        const lines = rows.map((r) => {
+          const pct = r.pct === null ? "  n/a" : `${(r.pct * 100).toFixed(1).padStart(5)}%`;
+          return `${r.exchange.padEnd(16)} ${pct}  ${String(r.used).padStart(8)} / ${r.limit === null ? "?" : r.limit}  429s: ${r.throttled429}  ws reconnects/h: ${r.wsReconnectsLastHour}`;
+        });
+        process.stdout.write(`${["exchange           used (15m)", ...lines].join("\n")}\n`);
+      });
+    });
+}

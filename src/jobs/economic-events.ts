@@ -1,0 +1,439 @@
+// Economic event guard. Scheduled macro releases move prices in seconds, so around each one (default 15 min before to
+// 30 min after) the guard sets `risk:event_lock`: trading processes cap every position at `cap` (25%) of its normal
+// limit, except strategies tagged with one of `exempt` (basis and market-making, which are hedged by construction).
+// Events: the shipped FOMC and CPI calendar (src/market/data/economic-events-2026-2027.json, times in
+// America/New_York, converted with luxon so DST is right), plus earnings the desk adds to the Redis sorted set
+// `risk:events:earnings` or to a YAML file (`earnings_file`). The lock carries a TTL that ends with the window, so it
+// lifts on time even if tradeguard stops; the guard also removes an expired lock it finds.
+import { readFile } from "node:fs/promises";
+import { DateTime } from "luxon";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import shippedCalendar from "../market/data/economic-events-2026-2027.json" with { type: "json" };
+import { defineGuard, type Finding, type FlagChange } from "./guard.js";
+
+export const EVENT_ZONE = "America/New_York";
+
+/** Logical key names (the runner applies the prefix). */
+export const EVENT_KEYS = {
+  /** JSON {"event","until","cap","exempt"} while a window is open; TTL = end of the window. */
+  lock: "risk:event_lock",
+  /** Sorted set: score = event time (epoch ms), member = JSON {"symbol","name"} (unique per event). */
+  earnings: "risk:events:earnings",
+} as const;
+
+export const SOP_EVENT = "sop-economic-event";
+
+export const EVENT_KINDS = ["FOMC", "CPI", "earnings"] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+/** The value of `risk:event_lock`; exactly these fields. */
+export const eventLockSchema = z
+  .object({
+    event: z.string().min(1),
+    until: z.iso.datetime({ offset: true }),
+    cap: z.number().min(0).max(1),
+    exempt: z.array(z.string()),
+  })
+  .strict();
+export type EventLock = z.infer<typeof eventLockSchema>;
+
+const localDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "YYYY-MM-DD");
+const localTime = z.string().regex(/^\d{2}:\d{2}$/, "HH:MM");
+
+/** The shipped calendar file's shape. */
+export const calendarFileSchema = z.object({
+  timezone: z.literal(EVENT_ZONE),
+  sources: z.record(z.string(), z.string()),
+  events: z.array(
+    z
+      .object({
+        kind: z.enum(["FOMC", "CPI"]),
+        date: localDate,
+        time: localTime,
+        title: z.string().min(1),
+        confirmed: z.boolean(),
+        note: z.string().optional(),
+      })
+      .strict(),
+  ),
+});
+
+/** One event with its instant resolved. */
+export interface CalendarEvent {
+  kind: EventKind;
+  /** Epoch ms of the release. */
+  at: number;
+  /** How people read it: "FOMC 2026-12-09 14:00 ET". */
+  label: string;
+  title: string;
+  confirmed: boolean;
+}
+
+/** A New York wall-clock time → epoch ms (DST-aware); NaN for a time that does not exist or does not parse. */
+export function newYorkToEpochMs(date: string, time: string): number {
+  const dt = DateTime.fromISO(`${date}T${time}`, { zone: EVENT_ZONE });
+  // A wall time inside the spring-forward gap is shifted by luxon; refuse it rather than lock at a surprising time.
+  if (!dt.isValid || dt.toFormat("yyyy-MM-dd'T'HH:mm") !== `${date}T${time}`) return Number.NaN;
+  return dt.toMillis();
+}
+
+/** "2026-12-09 14:00 ET" for an instant. */
+export function newYorkLabel(epochMs: number): string {
+  return `${DateTime.fromMillis(epochMs, { zone: EVENT_ZONE }).toFormat("yyyy-MM-dd HH:mm")} ET`;
+}
+
+let shippedCache: CalendarEvent[] | null = null;
+
+/** The shipped FOMC and CPI events, validated once (a broken file throws, naming the problem). */
+export function shippedEvents(): CalendarEvent[] {
+  if (shippedCache) return shippedCache;
+  const parsed = calendarFileSchema.safeParse(shippedCalendar);
+  if (!parsed.success) {
+    throw new Error(
+      `economic-events-2026-2027.json: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`,
+    );
+  }
+  shippedCache = parsed.data.events.map((e) => {
+    const at = newYorkToEpochMs(e.date, e.time);
+    if (Number.isNaN(at))
+      throw new Error(`economic-events-2026-2027.json: ${e.date} ${e.time} is not a New York wall time`);
+    return {
+      kind: e.kind,
+      at,
+      label: `${e.kind} ${e.date} ${e.time} ET${e.confirmed ? "" : " (date unconfirmed)"}`,
+      title: e.title,
+      confirmed: e.confirmed,
+    };
+  });
+  return shippedCache;
+}
+
+const earningsMemberSchema = z.object({ symbol: z.string().min(1).max(32), name: z.string().max(200).optional() });
+
+/** An earnings entry of the YAML file: `at` is New York wall time ("2027-01-28T16:30") or ISO with an offset. */
+const earningsFileSchema = z.object({
+  earnings: z
+    .array(z.object({ symbol: z.string().min(1).max(32), name: z.string().max(200).optional(), at: z.string().min(1) }))
+    .default([]),
+});
+
+function earningsLabel(symbol: string, name: string | undefined, at: number): string {
+  return `earnings ${symbol}${name ? ` (${name})` : ""} ${newYorkLabel(at)}`;
+}
+
+/** Parses an earnings time: New York wall time, or an ISO instant with an offset/Z. NaN when unreadable. */
+export function parseEarningsTime(at: string): number {
+  const withOffset = /([zZ]|[+-]\d{2}:?\d{2})$/.test(at);
+  const dt = withOffset ? DateTime.fromISO(at, { setZone: true }) : DateTime.fromISO(at, { zone: EVENT_ZONE });
+  return dt.isValid ? dt.toMillis() : Number.NaN;
+}
+
+/** Parses the earnings YAML text into events plus the entries it had to skip. */
+export function parseEarningsFile(text: string): { events: CalendarEvent[]; invalid: string[] } {
+  const parsed = earningsFileSchema.safeParse(parseYaml(text) ?? {});
+  if (!parsed.success) return { events: [], invalid: [`file: ${parsed.error.issues[0]?.message ?? "invalid"}`] };
+  const events: CalendarEvent[] = [];
+  const invalid: string[] = [];
+  for (const e of parsed.data.earnings) {
+    const at = parseEarningsTime(e.at);
+    if (Number.isNaN(at)) invalid.push(`${e.symbol}: at ${JSON.stringify(e.at)} is not a date-time`);
+    else
+      events.push({
+        kind: "earnings",
+        at,
+        label: earningsLabel(e.symbol, e.name, at),
+        title: `${e.symbol} earnings`,
+        confirmed: true,
+      });
+  }
+  return { events, invalid };
+}
+
+/** Earnings from the Redis sorted set, plus the members it had to skip. */
+export function parseEarningsZset(entries: [string, unknown][]): { events: CalendarEvent[]; invalid: string[] } {
+  const events: CalendarEvent[] = [];
+  const invalid: string[] = [];
+  for (const [member, score] of entries) {
+    let parsed: z.infer<typeof earningsMemberSchema> | null = null;
+    try {
+      const r = earningsMemberSchema.safeParse(JSON.parse(member));
+      if (r.success) parsed = r.data;
+    } catch {
+      // not JSON: reported below
+    }
+    if (!parsed || typeof score !== "number" || !Number.isFinite(score) || score <= 0) {
+      invalid.push(`${member.length > 60 ? `${member.slice(0, 57)}...` : member} (score ${String(score)})`);
+      continue;
+    }
+    events.push({
+      kind: "earnings",
+      at: score,
+      label: earningsLabel(parsed.symbol, parsed.name, score),
+      title: `${parsed.symbol} earnings`,
+      confirmed: true,
+    });
+  }
+  return { events, invalid };
+}
+
+const windowSchema = z
+  .object({
+    before_min: z
+      .number()
+      .min(0)
+      .max(24 * 60),
+    after_min: z
+      .number()
+      .min(0)
+      .max(24 * 60),
+  })
+  .strict();
+
+const configSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    schedule: z.string().optional(),
+    timeout_ms: z.number().optional(),
+    before_min: z
+      .number()
+      .min(0)
+      .max(24 * 60)
+      .default(15),
+    after_min: z
+      .number()
+      .min(0)
+      .max(24 * 60)
+      .default(30),
+    /** Per-kind windows overriding before_min/after_min. */
+    windows: z
+      .object({ FOMC: windowSchema.optional(), CPI: windowSchema.optional(), earnings: windowSchema.optional() })
+      .strict()
+      .default({}),
+    cap: z.number().gt(0).max(1).default(0.25),
+    exempt: z.array(z.string().min(1)).default(["basis", "market-making"]),
+    /** Optional YAML file of earnings (`earnings: [{symbol, name?, at}]`), read on every tick. */
+    earnings_file: z.string().min(1).optional(),
+    /** Warn this many days before the shipped FOMC or CPI calendar runs out. */
+    coverage_warn_days: z.number().int().min(0).default(30),
+    /** Warn this many days before an event whose date is an estimate (confirmed=false). */
+    unconfirmed_warn_days: z.number().int().min(0).default(14),
+  })
+  .strict();
+
+export type EconomicEventsConfig = z.infer<typeof configSchema>;
+
+type Values = { lock: string | null; earnings: [string, unknown][] };
+type Probe = { at: number; file: { events: CalendarEvent[]; invalid: string[] } | { error: string } | null };
+
+/** The window of one event kind, in ms. */
+function windowOf(kind: EventKind, c: EconomicEventsConfig): { before: number; after: number } {
+  const w = c.windows[kind];
+  return { before: (w?.before_min ?? c.before_min) * 60_000, after: (w?.after_min ?? c.after_min) * 60_000 };
+}
+
+/** Events whose window contains `nowMs` (start inclusive, end exclusive), with the window end. Pure. */
+export function activeWindows(
+  events: CalendarEvent[],
+  nowMs: number,
+  c: EconomicEventsConfig,
+): { event: CalendarEvent; start: number; end: number }[] {
+  const out: { event: CalendarEvent; start: number; end: number }[] = [];
+  for (const e of events) {
+    const w = windowOf(e.kind, c);
+    const start = e.at - w.before;
+    const end = e.at + w.after;
+    if (start <= nowMs && nowMs < end) out.push({ event: e, start, end });
+  }
+  return out.sort((a, b) => a.event.at - b.event.at);
+}
+
+/** The start of the next window after `nowMs` (epoch ms), or null. */
+export function nextWindowStart(events: CalendarEvent[], nowMs: number, c: EconomicEventsConfig): number | null {
+  let best: number | null = null;
+  for (const e of events) {
+    const start = e.at - windowOf(e.kind, c).before;
+    if (start > nowMs && (best === null || start < best)) best = start;
+  }
+  return best;
+}
+
+/** Every event of this tick: shipped + Redis + file, and what was skipped as unreadable. */
+function collect(values: Values, probe: Probe | undefined) {
+  const z1 = parseEarningsZset(values.earnings);
+  const events = [...shippedEvents(), ...z1.events];
+  const invalid = [...z1.invalid.map((s) => `${EVENT_KEYS.earnings}: ${s}`)];
+  let fileError: string | null = null;
+  const file = probe?.file;
+  if (file && "error" in file) fileError = file.error;
+  else if (file) {
+    events.push(...file.events);
+    invalid.push(...file.invalid.map((s) => `earnings_file: ${s}`));
+  }
+  return { events, invalid, fileError };
+}
+
+function parseLock(raw: string | null): EventLock | "invalid" | null {
+  if (raw === null) return null;
+  try {
+    const r = eventLockSchema.safeParse(JSON.parse(raw));
+    return r.success ? r.data : "invalid";
+  } catch {
+    return "invalid";
+  }
+}
+
+/** The economic event guard (YAML `guards.economic_events`). */
+export const economicEvents = defineGuard<EconomicEventsConfig, Values, Probe>({
+  name: "economic_events",
+  schedule: "*/15 * * * * *",
+  config: configSchema,
+  reads: () => ({
+    lock: { key: EVENT_KEYS.lock, type: "string", schema: z.string().nullable() },
+    // Members are validated one by one in evaluate: one bad entry must not blind the guard to FOMC and CPI.
+    earnings: { key: EVENT_KEYS.earnings, type: "zset", schema: z.array(z.tuple([z.string(), z.unknown()])) },
+  }),
+  async probe(c, ctx) {
+    if (!c.earnings_file) return { at: ctx.now.getTime(), file: null };
+    try {
+      const text = await readFile(c.earnings_file, { encoding: "utf8", signal: ctx.signal });
+      return { at: ctx.now.getTime(), file: parseEarningsFile(text) };
+    } catch (err) {
+      return { at: ctx.now.getTime(), file: { error: `${c.earnings_file}: ${(err as Error).message}` } };
+    }
+  },
+  evaluate(snapshot, now, c) {
+    const nowMs = now.getTime();
+    const { events, invalid, fileError } = collect(snapshot.values, snapshot.probe);
+    const findings: Finding[] = [];
+    const base = { guard: "economic_events", sop: SOP_EVENT };
+    const current = parseLock(snapshot.values.lock);
+    const active = activeWindows(events, nowMs, c);
+
+    if (active.length) {
+      const until = Math.max(...active.map((a) => a.end));
+      const lock: EventLock = {
+        event: active.map((a) => a.event.label).join(" + "),
+        until: new Date(until).toISOString(),
+        cap: c.cap,
+        exempt: c.exempt,
+      };
+      // Keep a lock already in place that is at least as long and as strict (e.g. one a risk manager set by hand).
+      const covered =
+        current !== null && current !== "invalid" && Date.parse(current.until) >= until && current.cap <= c.cap;
+      const actions: FlagChange[] = covered
+        ? []
+        : [{ op: "set", key: EVENT_KEYS.lock, value: JSON.stringify(lock), ttlMs: Math.max(1_000, until - nowMs) }];
+      findings.push({
+        ...base,
+        key: "economic_events:lock",
+        severity: "info",
+        title: `Event lock: ${lock.event}`,
+        detail: `Positions capped at ${c.cap * 100}% until ${newYorkLabel(until)} (${lock.until}); exempt: ${c.exempt.join(", ") || "none"}.${covered ? " An existing lock already covers this window." : ""}`,
+        value: lock.event,
+        actions: actions.length ? actions : undefined,
+      });
+    } else if (current === "invalid") {
+      findings.push({
+        ...base,
+        key: "economic_events:lock_invalid",
+        severity: "warn",
+        title: "Event lock unreadable",
+        detail: `${EVENT_KEYS.lock} holds ${JSON.stringify(snapshot.values.lock)?.slice(0, 200)}, not {"event","until","cap","exempt"}. Outside an event window the guard leaves it alone: fix or delete it.`,
+      });
+    } else if (current !== null && Date.parse(current.until) <= nowMs) {
+      findings.push({
+        ...base,
+        key: "economic_events:lock_lifted",
+        severity: "info",
+        title: `Event lock lifted: ${current.event}`,
+        detail: `The window ended at ${current.until}.`,
+        actions: [{ op: "del", key: EVENT_KEYS.lock }],
+      });
+    }
+
+    if (invalid.length || fileError) {
+      findings.push({
+        ...base,
+        key: "economic_events:earnings_invalid",
+        severity: "warn",
+        title: "Earnings calendar: entries unreadable",
+        detail: [
+          fileError ? `earnings_file unreadable: ${fileError}` : "",
+          invalid.length
+            ? `${invalid.length} entr${invalid.length === 1 ? "y" : "ies"} skipped: ${invalid.slice(0, 5).join("; ")}${invalid.length > 5 ? "; ..." : ""}`
+            : "",
+        ]
+          .filter(Boolean)
+          .join(". "),
+      });
+    }
+
+    // The shipped calendar is finite: say so before it runs out, per kind.
+    for (const kind of ["FOMC", "CPI"] as const) {
+      const last = Math.max(
+        ...shippedEvents()
+          .filter((e) => e.kind === kind)
+          .map((e) => e.at),
+      );
+      if (nowMs > last - c.coverage_warn_days * 86_400_000) {
+        findings.push({
+          ...base,
+          key: `economic_events:coverage:${kind}`,
+          severity: "warn",
+          title: `${kind} calendar runs out ${newYorkLabel(last).slice(0, 10)}`,
+          detail: `The shipped ${kind} calendar has no event after ${newYorkLabel(last)}: add the next dates to src/market/data/ (a new file for the next years) before then, or no lock will be set.`,
+          value: newYorkLabel(last),
+        });
+      }
+    }
+    for (const e of shippedEvents()) {
+      if (!e.confirmed && e.at > nowMs && e.at - nowMs <= c.unconfirmed_warn_days * 86_400_000) {
+        findings.push({
+          ...base,
+          key: `economic_events:unconfirmed:${e.kind}:${newYorkLabel(e.at).slice(0, 10)}`,
+          severity: "warn",
+          title: `Unconfirmed ${e.kind} date: ${newYorkLabel(e.at)}`,
+          detail: `${e.title}: this date is an estimate. Check the agency's published schedule and fix src/market/data/economic-events-2026-2027.json (set confirmed: true, or move the date).`,
+        });
+      }
+    }
+    return findings;
+  },
+  metrics: [
+    {
+      name: "tradeguard_event_lock_active",
+      help: "1 while an economic event window is open (risk:event_lock set by the guard)",
+    },
+    {
+      name: "tradeguard_event_next_window_seconds",
+      help: "Seconds until the next economic event window opens (NaN when none is known)",
+    },
+    {
+      name: "tradeguard_event_calendar_end_timestamp_seconds",
+      help: "Unix time of the last shipped event of a kind",
+      labelNames: ["kind"],
+    },
+  ],
+  measure(snapshot, c) {
+    const at = snapshot.probe?.at;
+    const { events } = collect(snapshot.values, snapshot.probe);
+    const out: { name: string; labels?: Record<string, string>; value: number }[] = [];
+    if (at !== undefined) {
+      const next = nextWindowStart(events, at, c);
+      out.push(
+        { name: "tradeguard_event_lock_active", value: activeWindows(events, at, c).length ? 1 : 0 },
+        { name: "tradeguard_event_next_window_seconds", value: next === null ? Number.NaN : (next - at) / 1000 },
+      );
+    }
+    for (const kind of ["FOMC", "CPI"] as const) {
+      const last = Math.max(
+        ...shippedEvents()
+          .filter((e) => e.kind === kind)
+          .map((e) => e.at),
+      );
+      out.push({ name: "tradeguard_event_calendar_end_timestamp_seconds", labels: { kind }, value: last / 1000 });
+    }
+    return out;
+  },
+});
