@@ -3,12 +3,13 @@
 import { auditAppend } from "./audit-append.js";
 import { auditVerify } from "./audit-verify.js";
 import { flatten } from "./flatten.js";
+import { gateBench } from "./gate.js";
 import { guardTick } from "./guard-tick.js";
 import { type Benchmark, fmtSec, type Row, stopAllRedis, table } from "./lib.js";
 import { modePubsub } from "./mode-pubsub.js";
 import { panicConfirm } from "./panic-confirm.js";
 
-const all: Benchmark[] = [auditAppend, auditVerify, modePubsub, panicConfirm, flatten, guardTick];
+const all: Benchmark[] = [auditAppend, auditVerify, modePubsub, panicConfirm, flatten, guardTick, gateBench];
 
 function usage(): string {
   return `usage: npm run bench [-- <name>...]\nbenchmarks:\n${all.map((b) => `  ${b.name.padEnd(14)} ${b.description}`).join("\n")}`;

@@ -4,6 +4,7 @@ import { registerAudit } from "./audit.js";
 import { reportCliError } from "./context.js";
 import { registerGuards } from "./guards.js";
 import { registerKillSwitch } from "./killswitch.js";
+import { registerMarket } from "./market.js";
 import { registerPaper } from "./paper.js";
 import { registerQuota } from "./quota.js";
 import { registerStart } from "./start.js";
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerGuards(program);
   registerPaper(program);
   registerQuota(program);
+  registerMarket(program);
   return program;
 }
 
