@@ -327,7 +327,8 @@ export const economicEvents = defineGuard<EconomicEventsConfig, Values, Probe>({
       findings.push({
         ...base,
         key: "economic_events:lock",
-        severity: "info",
+        // warn: a restriction is in force, so the desk hears about it once (and again when it lifts).
+        severity: "warn",
         title: `Event lock: ${lock.event}`,
         detail: `Positions capped at ${c.cap * 100}% until ${newYorkLabel(until)} (${lock.until}); exempt: ${c.exempt.join(", ") || "none"}.${covered ? " An existing lock already covers this window." : ""}`,
         value: lock.event,

@@ -215,7 +215,7 @@ describe("economic_events earnings", () => {
     ];
     const fs = run(vals({ earnings }), FOMC_DEC);
     expect(setLock(fs)).toBeDefined();
-    const warn = alerting(fs);
+    const warn = alerting(fs).filter((f) => f.key !== "economic_events:lock");
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatchObject({ key: "economic_events:earnings_invalid", severity: "warn" });
     expect(warn[0]!.detail).toContain("4 entries skipped");
@@ -314,7 +314,9 @@ describe("economic_events through the runner (real Redis)", () => {
     const { rt } = t;
     const key = rt.keys.raw("risk:event_lock");
     const r = await rt.guards.runOnce({ guard: "economic_events" });
-    expect(r.guards[0]).toMatchObject({ state: "ok" });
+    // A lock in force is announced once (an open alert), and resolves when the window ends.
+    expect(r.guards[0]).toMatchObject({ state: "warn", detail: "Event lock: FOMC 2026-12-09 14:00 ET" });
+    expect((await rt.alerts.open()).map((a) => a.title)).toEqual(["Event lock: FOMC 2026-12-09 14:00 ET"]);
     expect(JSON.parse((await rt.redis.get(key))!)).toStrictEqual({
       event: "FOMC 2026-12-09 14:00 ET",
       until: "2026-12-09T19:30:00.000Z",
@@ -330,6 +332,9 @@ describe("economic_events through the runner (real Redis)", () => {
     now = new Date(FOMC_DEC + 31 * 60_000);
     await rt.guards.runOnce({ guard: "economic_events" });
     expect(await rt.redis.exists(key)).toBe(0);
+    expect(await rt.alerts.open()).toEqual([]);
+    const history = (await rt.redis.lrange(rt.keys.alerts("economic_events"), 0, -1)).map((e) => JSON.parse(e).type);
+    expect(history).toEqual(["resolved", "opened"]);
   });
 
   it("locks on earnings the desk adds to the sorted set", async () => {
