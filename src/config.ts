@@ -285,17 +285,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 /** A copy of the config safe to log or print: no secret values. */
 export function redactedConfig(c: Config): Record<string, unknown> {
   const mask = (v?: string) => (v ? "[redacted]" : undefined);
-  return {
-    ...c,
-    slack: {
-      ...c.slack,
-      signingSecret: mask(c.slack.signingSecret),
-      botToken: mask(c.slack.botToken),
-      appToken: mask(c.slack.appToken),
-    },
-    redis: { ...c.redis, url: c.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") },
-    env: undefined,
-  };
+  // JSON round trip: drops unset fields, so the log shows which secrets are configured (as [redacted]) and which are not.
+  return JSON.parse(
+    JSON.stringify({
+      ...c,
+      slack: {
+        ...c.slack,
+        signingSecret: mask(c.slack.signingSecret),
+        botToken: mask(c.slack.botToken),
+        appToken: mask(c.slack.appToken),
+      },
+      redis: { ...c.redis, url: c.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") },
+      env: undefined,
+    }),
+  );
 }
 
 /** The identity of a CLI user in the audit log and role checks. */

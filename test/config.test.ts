@@ -85,6 +85,15 @@ resume: { soak_minutes: 0 }
     expect(() => loadConfig({ TRADEGUARD_CONFIG: yamlFile(text) })).toThrow(msg);
   });
 
+  it("shows which secrets are configured without showing them", () => {
+    const local = redactedConfig(loadConfig({ TRADEGUARD_HOME: home })) as { slack: Record<string, unknown> };
+    expect(local.slack).toEqual({});
+    const slack = redactedConfig(loadConfig({ SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" })) as {
+      slack: Record<string, unknown>;
+    };
+    expect(slack.slack).toEqual({ botToken: "[redacted]", signingSecret: "[redacted]" });
+  });
+
   it("names a missing config file", () => {
     expect(() => loadConfig({ TRADEGUARD_CONFIG: join(home, "absent.yml") })).toThrow(/TRADEGUARD_CONFIG: cannot read/);
   });

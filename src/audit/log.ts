@@ -17,7 +17,7 @@ import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.js";
 import type { Keys } from "../state/keys.js";
-import { type AuditEntry, buildEntry, type ChainHead, EMPTY_HEAD, serializeEntry } from "./chain.js";
+import { type AuditEntry, buildEntry, type ChainHead, EMPTY_HEAD, serializeEntry, verifySignature } from "./chain.js";
 import type { AuditKeys } from "./keyfile.js";
 
 // KEYS[1] = stream. ARGV[1] = seq of the head the batch was built on, ARGV[2] = its hash, ARGV[3..] = entries.
@@ -161,6 +161,7 @@ export class AuditLog {
   private flushing = false;
   /** Size and head of the audit file after this process's last write (skips re-reading an untouched file). */
   private fileState: { size: number; head: ChainHead } | null = null;
+  private headChecked = false;
   private readonly redis: Redis | null;
 
   constructor(
@@ -251,6 +252,16 @@ export class AuditLog {
     const f = rows[0]?.[1];
     if (!f) return EMPTY_HEAD;
     const e = JSON.parse(f[f.indexOf("e") + 1] ?? "{}") as AuditEntry;
+    if (!this.headChecked) {
+      this.headChecked = true;
+      if (!verifySignature(e.hash, e.sig, this.deps.signer.publicKey)) {
+        // Two writers with two keys make a chain no single public key verifies: say so where it starts.
+        this.deps.log.error(
+          { seq: e.seq },
+          "audit: the chain head was signed by another key than AUDIT_KEY_FILE; every writer (bot replicas, CLI) must use the same key",
+        );
+      }
+    }
     return { seq: e.seq, hash: e.hash };
   }
 

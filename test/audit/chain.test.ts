@@ -103,13 +103,17 @@ describe("audit chain", () => {
     expect(r.reason).toMatch(/hash does not match/);
   });
 
-  it("detects a modified entry whose hash was recomputed (next link breaks)", async () => {
+  it("detects a modified entry whose hash was recomputed: its signature fails, and the next link breaks", async () => {
     const es = chain(10);
     es[4] = { ...es[4]!, actor: "mallory" };
     es[4].hash = hashBody(es[4]);
     const r = await verifyChain(lines(es), publicKey);
-    expect(r).toMatchObject({ ok: false, firstBad: 6 });
-    expect(r.reason).toMatch(/prev does not match/);
+    expect(r).toMatchObject({ ok: false, firstBad: 5 });
+    expect(r.reason).toMatch(/signature is not valid/);
+    // Without the tail signatures (a long chain, entry far from the head) the broken link still gives it away.
+    const r2 = await verifyChain(lines(es), publicKey, { tailSignatures: 0 });
+    expect(r2).toMatchObject({ ok: false, firstBad: 6 });
+    expect(r2.reason).toMatch(/prev does not match/);
   });
 
   it("detects a deleted entry", async () => {
@@ -149,7 +153,7 @@ describe("audit chain", () => {
     es[6] = { ...es[6]!, details: { i: "forged" } };
     const r = await verifyChain(lines(relink(es, 6, other.privateKey)), publicKey);
     expect(r.ok).toBe(false);
-    expect(r.firstBad).toBe(10);
+    expect(r.firstBad).toBe(7); // the tampered entry itself: the last 10,000 signatures are checked
     expect(r.reason).toMatch(/signature is not valid/);
   });
 
@@ -157,7 +161,17 @@ describe("audit chain", () => {
     const es = chain(2100);
     es[1499] = { ...es[1499]!, details: { i: "forged" } };
     const r = await verifyChain(lines(relink(es, 1499, other.privateKey)), publicKey);
-    expect(r).toMatchObject({ ok: false, firstBad: 2000 });
+    expect(r).toMatchObject({ ok: false, firstBad: 1500 }); // the earliest re-signed entry, found when checkpoint 2000 fails
+    // With no tail signatures, the first re-signed checkpoint is where it shows.
+    expect(
+      await verifyChain(lines(relink(es, 1499, other.privateKey)), publicKey, { tailSignatures: 0 }),
+    ).toMatchObject({ firstBad: 2000 });
+  });
+
+  it("detects entries signed by another key among the last 10,000 in the default mode (two writers, two keys)", async () => {
+    const es = chain(30);
+    es[11] = { ...es[11]!, sig: buildEntry({ seq: 11, hash: es[10]!.hash }, es[11]!, other.privateKey).sig };
+    expect(await verifyChain(lines(es), publicKey)).toMatchObject({ ok: false, firstBad: 12 });
   });
 
   it("detects a single re-signed entry with unchanged content in --full mode", async () => {
@@ -168,7 +182,7 @@ describe("audit chain", () => {
 
   it("rejects the whole chain under a different public key", async () => {
     const r = await verifyChain(lines(chain(5)), other.publicKey);
-    expect(r).toMatchObject({ ok: false, firstBad: 5 });
+    expect(r).toMatchObject({ ok: false, firstBad: 1 });
   });
 
   it("reports garbage lines instead of throwing", async () => {

@@ -7,7 +7,7 @@ import { verifyChain } from "../../src/audit/chain.js";
 import type { AuditKeys } from "../../src/audit/keyfile.js";
 import { AuditLog, readEntries, readFileHead, tailEntries } from "../../src/audit/log.js";
 import { createRedis } from "../../src/state/redis.js";
-import { silentLog } from "../support/log.js";
+import { captureLog, silentLog } from "../support/log.js";
 import { testRedis } from "../support/redis.js";
 
 function keys(): AuditKeys {
@@ -132,6 +132,28 @@ describe("AuditLog on Redis", () => {
       action: "audit.file_forked",
       details: { fork_file: forkFile, fork_head_seq: 2, fork_head_hash: off.hash },
     });
+  });
+
+  it("says loudly when the chain it appends to was signed by another key", async () => {
+    await new AuditLog({
+      redis: t.redis,
+      keys: t.keys,
+      signer: keys(),
+      file: join(dir, "k1.jsonl"),
+      log: silentLog,
+    }).append({ actor: "a", action: "x" });
+    const { log, lines } = captureLog();
+    await new AuditLog({ redis: t.redis, keys: t.keys, signer, file: join(dir, "k2.jsonl"), log }).append({
+      actor: "b",
+      action: "y",
+    });
+    expect(lines.join("")).toMatch(/signed by another key than AUDIT_KEY_FILE/);
+    const { log: quiet, lines: none } = captureLog();
+    await new AuditLog({ redis: t.redis, keys: t.keys, signer, file: join(dir, "k3.jsonl"), log: quiet }).append({
+      actor: "c",
+      action: "z",
+    });
+    expect(none.join("")).not.toMatch(/another key/);
   });
 
   it("reads the file head even when the last line is long and the file large", () => {
