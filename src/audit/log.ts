@@ -116,15 +116,16 @@ export async function* readEntries(
     return;
   }
   const page = opts.pageSize ?? 5_000;
-  let start = opts.fromSeq && opts.fromSeq > 1 ? `${opts.fromSeq}-0` : "-";
-  while (true) {
-    const rows = await source.redis.xrange(source.keys.auditLog, start, "+", "COUNT", page);
+  const fetch = (from: string) => source.redis.xrange(source.keys.auditLog, from, "+", "COUNT", page);
+  let next: Promise<[string, string[]][]> | null = fetch(opts.fromSeq && opts.fromSeq > 1 ? `${opts.fromSeq}-0` : "-");
+  while (next) {
+    const rows: [string, string[]][] = await next;
+    // The next page is on its way while the caller works through this one.
+    next = rows.length < page ? null : fetch(`(${rows[rows.length - 1]![0]}`);
     for (const [, fields] of rows) {
       const i = fields.indexOf("e");
       yield i >= 0 ? (fields[i + 1] ?? "") : "";
     }
-    if (rows.length < page) return;
-    start = `(${rows[rows.length - 1]![0]}`;
   }
 }
 

@@ -185,6 +185,49 @@ describe("audit chain", () => {
     expect(r).toMatchObject({ ok: false, firstBad: 1 });
   });
 
+  it("verifies canonical entries without parsing them exactly as the full parse would (property)", async () => {
+    const tricky = fc.oneof(
+      fc.string(),
+      fc.constant(',"hash":"' + "a".repeat(64) + '","prev":"' + "b".repeat(64) + '","seq":1,"sig":"x","ts":"t"}'),
+      fc.constant('"}\\"'),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.dictionary(fc.string(), fc.oneof(tricky, fc.integer(), fc.boolean())), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        fc.nat(7),
+        async (details, victim) => {
+          const es: AuditEntry[] = [];
+          let head = EMPTY_HEAD;
+          for (const d of details) {
+            const e = buildEntry(
+              head,
+              { ts: 'ts "quoted" \\ ok', actor: "U1", action: "x", details: { d } },
+              privateKey,
+            );
+            es.push(e);
+            head = { seq: e.seq, hash: e.hash };
+          }
+          expect(await verifyChain(lines(es), publicKey)).toEqual({
+            ok: true,
+            entries: es.length,
+            firstBad: null,
+            reason: null,
+          });
+          // Tamper with one entry's details in its stored text: detected at that entry whichever path reads it.
+          const i = victim % es.length;
+          const stored = lines(es);
+          stored[i] = stored[i]!.replace('"details":{', '"details":{"injected":1,');
+          const r = await verifyChain(stored, publicKey);
+          expect(r).toMatchObject({ ok: false, firstBad: i + 1 });
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it("reports garbage lines instead of throwing", async () => {
     const es = lines(chain(3));
     es[1] = "{not json";
