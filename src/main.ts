@@ -11,31 +11,20 @@ import type { Guard } from "./jobs/guard.js";
 import { allGuards } from "./jobs/registry.js";
 import { GuardRunner } from "./jobs/runner.js";
 import type { Logger } from "./log.js";
-import { createMetrics, type Metrics } from "./metrics.js";
+import { createMetrics } from "./metrics.js";
 import { ConsoleNotifier, type Notifier } from "./notify.js";
 import { ClearStore } from "./ops/clear-store.js";
 import type { OpsDeps } from "./ops/deps.js";
 import { createOperations, type Operations } from "./ops/index.js";
 import { PanicStore } from "./ops/panic-store.js";
-import { createKeys, type Keys } from "./state/keys.js";
+import { createKeys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
-import { createRedis, type Redis, redisReachable } from "./state/redis.js";
+import { createRedis, redisReachable } from "./state/redis.js";
 
-export interface Runtime {
-  config: Config;
-  log: Logger;
-  redis: Redis;
-  redisUp: boolean;
-  keys: Keys;
-  mode: ModeStore;
-  audit: AuditLog;
+/** Everything an entry point needs: the operations' dependencies, the operations, and a way to close it all. */
+export interface Runtime extends OpsDeps {
   auditKeys: AuditKeys;
-  metrics: Metrics;
-  notifier: Notifier;
   ops: Operations;
-  alerts: AlertPipeline;
-  guards: GuardRunner;
-  instanceId: string;
   close(): Promise<void>;
 }
 
@@ -108,20 +97,9 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
   };
   const ops = createOperations(deps);
   return {
-    config,
-    log,
-    redis,
-    redisUp,
-    keys,
-    mode,
-    audit,
+    ...deps,
     auditKeys,
-    metrics,
-    notifier,
     ops,
-    alerts,
-    guards,
-    instanceId,
     async close() {
       await guards.stop();
       await Promise.all(deps.brokers.map((b) => b.close?.().catch(() => {})));

@@ -53,6 +53,29 @@ export function newPanicId(now: Date): string {
     .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
 }
 
+/** The report of a panic that is starting; with the flag set it was halted at `now`. */
+export function startingReport(
+  actor: string,
+  reason: string,
+  now: Date,
+  haltFlag: PanicReport["haltFlag"],
+): PanicReport {
+  return {
+    id: newPanicId(now),
+    status: "RUNNING",
+    reason,
+    actor,
+    requestedAt: now.toISOString(),
+    haltedAt: haltFlag === "set" ? now.toISOString() : null,
+    finishedAt: null,
+    durationMs: null,
+    haltFlag,
+    brokers: [],
+    snapshot: null,
+    attempts: haltFlag === "set" ? 0 : 1,
+  };
+}
+
 /** Reads live what a panic would hit on each broker (bounded by `timeoutMs` per broker). */
 export async function blastRadius(deps: Pick<OpsDeps, "brokers" | "now">, timeoutMs = 2_500): Promise<BlastRadius> {
   const per = await Promise.all(
@@ -128,20 +151,7 @@ export class PanicOperation {
     if (!d.redisUp)
       return { report: await this.haltWithoutRedis(input.actor, reason, input.onProgress), joined: false };
     const now = d.now();
-    const report: PanicReport = {
-      id: newPanicId(now),
-      status: "RUNNING",
-      reason,
-      actor: input.actor,
-      requestedAt: now.toISOString(),
-      haltedAt: now.toISOString(),
-      finishedAt: null,
-      durationMs: null,
-      haltFlag: "set",
-      brokers: [],
-      snapshot: null,
-      attempts: 0,
-    };
+    const report = startingReport(input.actor, reason, now, "set");
     let begun: { started: boolean; id: string };
     try {
       begun = await d.panicStore.begin(
@@ -333,20 +343,7 @@ export class PanicOperation {
   ): Promise<PanicReport> {
     const d = this.deps;
     const now = d.now();
-    const report: PanicReport = {
-      id: newPanicId(now),
-      status: "RUNNING",
-      reason,
-      actor,
-      requestedAt: now.toISOString(),
-      haltedAt: null,
-      finishedAt: null,
-      durationMs: null,
-      haltFlag: "not_set",
-      brokers: [],
-      snapshot: null,
-      attempts: 1,
-    };
+    const report = startingReport(actor, reason, now, "not_set");
     d.log.fatal(
       { panic_id: report.id },
       "REDIS UNREACHABLE: the halt flag could NOT be set; trading processes are not told to stop. Flattening through the brokers anyway.",

@@ -188,7 +188,7 @@ describe("audit chain", () => {
   it("verifies canonical entries without parsing them exactly as the full parse would (property)", async () => {
     const tricky = fc.oneof(
       fc.string(),
-      fc.constant(',"hash":"' + "a".repeat(64) + '","prev":"' + "b".repeat(64) + '","seq":1,"sig":"x","ts":"t"}'),
+      fc.constant(`,"hash":"${"a".repeat(64)}","prev":"${"b".repeat(64)}","seq":1,"sig":"x","ts":"t"}`),
       fc.constant('"}\\"'),
     );
     await fc.assert(

@@ -6,8 +6,7 @@ import { verifyChain } from "../../src/audit/chain.js";
 import { readEntries } from "../../src/audit/log.js";
 import type { Broker } from "../../src/brokers/broker.js";
 import { PaperBroker } from "../../src/brokers/paper.js";
-import { newPanicId } from "../../src/ops/panic.js";
-import type { PanicReport } from "../../src/ops/panic-report.js";
+import { startingReport } from "../../src/ops/panic.js";
 import { FakeBroker } from "../support/fake-broker.js";
 import { testRuntime } from "../support/runtime.js";
 
@@ -158,20 +157,7 @@ describe("panic (halt)", () => {
     useBrokers(t, paper);
     // A process set the halt, claimed the panic, and died before flattening.
     const now = new Date();
-    const report: PanicReport = {
-      id: newPanicId(now),
-      status: "RUNNING",
-      reason: "died",
-      actor: "U9",
-      requestedAt: now.toISOString(),
-      haltedAt: now.toISOString(),
-      finishedAt: null,
-      durationMs: null,
-      haltFlag: "set",
-      brokers: [],
-      snapshot: null,
-      attempts: 0,
-    };
+    const report = startingReport("U9", "died", now, "set");
     await t.rt.ops.deps.panicStore.begin(
       report,
       { mode: "halt", reason: "died", actor: "U9", ts: now.toISOString() },
