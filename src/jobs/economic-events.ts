@@ -15,12 +15,9 @@ import { defineGuard, type Finding, type FlagChange } from "./guard.js";
 export const EVENT_ZONE = "America/New_York";
 
 /** Logical key names (the runner applies the prefix). */
-export const EVENT_KEYS = {
-  /** JSON {"event","until","cap","exempt"} while a window is open; TTL = end of the window. */
-  lock: "risk:event_lock",
-  /** Sorted set: score = event time (epoch ms), member = JSON {"symbol","name"} (unique per event). */
-  earnings: "risk:events:earnings",
-} as const;
+import { EVENT_KEYS } from "../state/keys.js";
+
+export { EVENT_KEYS };
 
 export const SOP_EVENT = "sop-economic-event";
 

@@ -6,21 +6,11 @@
 // `restart_cooldown_ms`); when the daemon is healthy again it removes the floor and its own bookkeeping keys.
 // The time the entropy first went low lives in Redis (`policy:entropy_low_since`), so evaluate stays pure.
 import { z } from "zod";
+/** Logical key and channel names (the runner applies the prefix). */
+import { POLICY_KEYS } from "../state/keys.js";
 import { defineGuard, type Finding, type FlagChange } from "./guard.js";
 
-/** Logical key and channel names (the runner applies the prefix). */
-export const POLICY_KEYS = {
-  lastUpdate: "policy:last_update",
-  entropy: "policy:entropy",
-  /** Epoch ms when the entropy was first seen below the minimum; absent while it is not low. Owned by the watchdog. */
-  entropyLowSince: "policy:entropy_low_since",
-  /** The allocator's minimum weight per strategy while the policy is unhealthy ("0.05"). Owned by the watchdog. */
-  weightFloor: "policy:weight_floor",
-  /** Epoch ms of the last restart request (rate-limits the requests). Owned by the watchdog. */
-  restartRequestedAt: "policy:restart_requested_at",
-  /** Pub/sub channel of restart requests (JSON, see RestartRequest). */
-  restartChannel: "policy:restart",
-} as const;
+export { POLICY_KEYS };
 
 export const SOP_POLICY = "sop-policy-watchdog";
 

@@ -14,11 +14,11 @@ export function createKeys(prefix: string) {
     modeMeta: k("mode:meta"),
     /** Pub/sub channel carrying `{mode, reason, actor, ts}` on every mode change. */
     modeChannel: k("mode"),
-    eventLock: k("risk:event_lock"),
+    eventLock: k(EVENT_KEYS.lock),
     alerts: (guard: string) => k(`alerts:${guard}`),
     reconStatements: (date: string) => k(`recon:statements:${date}`),
-    policyLastUpdate: k("policy:last_update"),
-    policyEntropy: k("policy:entropy"),
+    policyLastUpdate: k(POLICY_KEYS.lastUpdate),
+    policyEntropy: k(POLICY_KEYS.entropy),
     heartbeatBot: k("heartbeat:bot"),
     auditLog: k("audit:log"),
     /** Hash per panic: its progress, so a restarted bot resumes it and a second request joins it. */
@@ -60,3 +60,85 @@ export type Keys = ReturnType<typeof createKeys>;
 export function isMode(s: unknown): s is Mode {
   return typeof s === "string" && (MODES as readonly string[]).includes(s);
 }
+
+// Logical names (without REDIS_PREFIX) of the keys guards, the gate, the rate limiter and trading processes share.
+// Guards declare these in their reads and flag changes and the runner prefixes them (`raw`); libraries prefix them
+// with createKeys(prefix).raw. docs/redis-keys.md documents each one: type, format, writer, reader.
+
+/** RL-policy daemon keys and the watchdog's own. */
+export const POLICY_KEYS = {
+  lastUpdate: "policy:last_update",
+  entropy: "policy:entropy",
+  /** Epoch ms when the entropy was first seen below the minimum; absent while it is not low. Owned by the watchdog. */
+  entropyLowSince: "policy:entropy_low_since",
+  /** The allocator's minimum weight per strategy while the policy is unhealthy ("0.05"). Owned by the watchdog. */
+  weightFloor: "policy:weight_floor",
+  /** Epoch ms of the last restart request (rate-limits the requests). Owned by the watchdog. */
+  restartRequestedAt: "policy:restart_requested_at",
+  /** Pub/sub channel of restart requests (JSON, see RestartRequest). */
+  restartChannel: "policy:restart",
+} as const;
+
+/** Economic-event lock and the desk's earnings calendar. */
+export const EVENT_KEYS = {
+  /** JSON {"event","until","cap","exempt"} while a window is open; TTL = end of the window. */
+  lock: "risk:event_lock",
+  /** Sorted set: score = event time (epoch ms), member = JSON {"symbol","name"} (unique per event). */
+  earnings: "risk:events:earnings",
+} as const;
+
+/** Market rules and the pre-trade gate. */
+export const MARKET_KEYS = {
+  /** Hash YYYY-MM-DD → reason: unscheduled closures declared by the desk. */
+  closures: "market:closures",
+  /** Hash: the session as the market-hours guard last published it. */
+  marketState: "market:state",
+  /** Hash per symbol: the LULD guard's own state (reference price, bands, limit state, pause). */
+  luld: (symbol: string) => `luld:${symbol}`,
+  /** Hash symbol → JSON {since, until, side}: symbols in a LULD Trading Pause. */
+  luldPaused: "luld:paused",
+  /** Hash symbol → JSON SsrRecord: symbols under the Reg SHO Rule 201 price test. */
+  ssrActive: "ssr:active",
+  /** Hash locate id → JSON {symbol, qty, expires_at, account?, broker?, source?}. */
+  locates: "locates",
+  /** Zset symbol → epoch ms of the easy-to-borrow list it came from. */
+  etb: "etb",
+  /** Hash account → JSON PdtAccount. */
+  pdt: "pdt",
+  /** Hash strategy → JSON {max_qty?, max_notional?, halted?, reason?}. */
+  strategyCaps: "strategy:caps",
+  /** Zset per symbol: eligible trades (member JSON {id, price, size}, score epoch ms), written by the feed. */
+  trades: (symbol: string) => `md:trades:${symbol}`,
+  /** Hash per symbol: the NBBO {bid, ask, ts, low?, halted?, ssr?}, written by the feed. */
+  quote: (symbol: string) => `md:quote:${symbol}`,
+  /** Hash symbol → prior regular-session closing price on the listing market, written by the feed. */
+  prevClose: "md:prev_close",
+  /** Pub/sub channel: any message means "flags changed, re-read" (the gate re-reads everything). */
+  flagsChannel: "flags",
+  // Existing keys the gate reads (docs/redis-keys.md).
+  mode: "mode",
+  modeMeta: "mode:meta",
+  modeChannel: "mode",
+  heartbeat: "heartbeat:bot",
+  eventLock: EVENT_KEYS.lock,
+} as const;
+
+/** The shared rate limiter and quota counters (names are validated by src/ratelimit/keys.ts before use). */
+export const rateLimitKeys = {
+  /** string: GCRA theoretical arrival time (epoch ms, decimal), PX until the bucket is full again. */
+  gcra: (exchange: string, endpoint: string) => `ratelimit:gcra:${exchange}:${endpoint}`,
+  /** string: epoch ms until which every endpoint of the exchange waits after a 429, PX until then. */
+  backoff: (exchange: string) => `ratelimit:backoff:${exchange}`,
+  /** string: consecutive 429s (the backoff exponent), PX `strikeResetMs` after the last one. */
+  strikes: (exchange: string) => `ratelimit:strikes:${exchange}`,
+  /** hash: epoch minute → request weight sent in that minute; fields older than 15 minutes are pruned. */
+  used: (exchange: string) => `quota:${exchange}:used`,
+  /** string: the exchange's quota per 15 minutes (weight units), written by the limiter from its config. */
+  limit: (exchange: string) => `quota:${exchange}:limit`,
+  /** hash: epoch minute → HTTP 429 responses received in that minute. */
+  throttled: (exchange: string) => `quota:${exchange}:429`,
+  /** sorted set: one member per WebSocket reconnect, score = epoch ms; members older than 1 hour are pruned. */
+  wsReconnects: (exchange: string) => `ws:${exchange}:reconnects`,
+  /** set: every exchange a limiter has been used for (for `tradeguard quota`). */
+  exchanges: "quota:exchanges",
+} as const;
