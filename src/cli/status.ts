@@ -25,6 +25,8 @@ export function registerStatus(program: Command): void {
           );
         lines.push(`brokers: ${s.brokers.map((b) => `${b.name} (${b.kind})`).join(", ")}`);
         if (s.flags.eventLock) lines.push(`event lock: ${s.flags.eventLock}`);
+        if (s.flags.luldPaused) lines.push(`LULD pauses: ${s.flags.luldPaused} symbol(s)`);
+        if (s.flags.ssrActive) lines.push(`SSR (Rule 201) list: ${s.flags.ssrActive} symbol(s)`);
         for (const g of s.guards)
           lines.push(`guard ${g.name}: ${g.state}${g.detail && g.detail !== "ok" ? ` — ${g.detail}` : ""}`);
         for (const a of s.alerts)

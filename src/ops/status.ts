@@ -1,5 +1,6 @@
 // The status operation: what /status, `tradeguard status` and App Home show.
 import type { GuardState } from "../jobs/runner.js";
+import { MARKET_KEYS } from "../state/keys.js";
 import type { ModeState } from "../state/mode.js";
 import type { OpsDeps } from "./deps.js";
 import type { PanicReport } from "./panic-report.js";
@@ -32,8 +33,8 @@ export interface StatusView {
     sop: string;
     ackedBy: string | null;
   }[];
-  /** Active flags trading processes obey (raw values as stored). */
-  flags: { eventLock: string | null };
+  /** Active flags trading processes obey: the event lock as stored, and how many symbols are LULD-paused or under SSR. */
+  flags: { eventLock: string | null; luldPaused: number; ssrActive: number };
 }
 
 /** Reads the current state (one transaction for the mode, one pipeline for the rest). */
@@ -46,6 +47,9 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
     .get(keys.panicLast)
     .get(keys.clearActive)
     .get(keys.resumeSoak)
+    .get(keys.eventLock)
+    .hlen(keys.raw(MARKET_KEYS.luldPaused))
+    .hlen(keys.raw(MARKET_KEYS.ssrActive))
     .exec();
   const failed = res?.find(([err]) => err);
   if (failed?.[0]) throw failed[0];
@@ -105,6 +109,6 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
       sop: a.sop,
       ackedBy: a.ackedBy ?? null,
     })),
-    flags: { eventLock: val(4) },
+    flags: { eventLock: val(4), luldPaused: Number(res?.[5]?.[1] ?? 0), ssrActive: Number(res?.[6]?.[1] ?? 0) },
   };
 }

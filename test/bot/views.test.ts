@@ -93,7 +93,7 @@ const status: StatusView = {
       ackedBy: null,
     },
   ],
-  flags: { eventLock: '{"event":"CPI","until":"2026-11-25T14:00:00.000Z","cap":0.25}' },
+  flags: { eventLock: '{"event":"CPI","until":"2026-11-25T14:00:00.000Z","cap":0.25}', luldPaused: 2, ssrActive: 14 },
 };
 const request: ClearRequest = {
   id: "c20261125T150000Z-def456",

@@ -38,7 +38,11 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
     const details = bad.map((g) => `• *${g.name}* ${g.state}: ${esc(g.detail)}`).join("\n");
     blocks.push(section(`*Guards*\n${line}${details ? `\n${details}` : ""}`));
   }
-  if (s.flags.eventLock) blocks.push(section(`:lock: Event lock: \`${esc(s.flags.eventLock.slice(0, 300))}\``));
+  const flags: string[] = [];
+  if (s.flags.eventLock) flags.push(`:lock: Event lock: \`${esc(s.flags.eventLock.slice(0, 300))}\``);
+  if (s.flags.luldPaused) flags.push(`:pause_button: LULD pauses: ${s.flags.luldPaused} symbol(s)`);
+  if (s.flags.ssrActive) flags.push(`:arrow_down_small: SSR (Rule 201) list: ${s.flags.ssrActive} symbol(s)`);
+  if (flags.length) blocks.push(section(flags.join("\n")));
   if (s.alerts.length) {
     const shown = s.alerts
       .slice(0, 8)
