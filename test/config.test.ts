@@ -100,17 +100,17 @@ resume: { soak_minutes: 0 }
 
   it("never lets secrets reach a log line", () => {
     const c = loadConfig({
-      SLACK_BOT_TOKEN: "xoxb-SECRET-TOKEN",
+      SLACK_BOT_TOKEN: "xoxb-SECRETX",
       SLACK_SIGNING_SECRET: "SIGNING-SECRET",
       REDIS_URL: "redis://user:PASSWORD@h:6379",
     });
     const { log, lines } = captureLog();
     log.info({ config: redactedConfig(c) }, "configuration");
     log.info({ config: c }, "raw config by mistake");
-    log.info({ headers: { authorization: "Bearer xoxb-SECRET-TOKEN" } }, "headers");
+    log.info({ headers: { authorization: "Bearer xoxb-SECRETX" } }, "headers");
     const all = lines.join("\n");
     expect(all).toContain("configuration");
-    expect(all).not.toContain("xoxb-SECRET-TOKEN");
+    expect(all).not.toContain("xoxb-SECRETX");
     expect(all).not.toContain("SIGNING-SECRET");
     expect(all).not.toContain("PASSWORD");
   });

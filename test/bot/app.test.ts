@@ -45,7 +45,7 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     const port = await freePort();
     t = await testRuntime({
       env: {
-        SLACK_BOT_TOKEN: "xoxb-test-token",
+        SLACK_BOT_TOKEN: "xoxb-fake",
         SLACK_SIGNING_SECRET: SECRET,
         SLACK_API_URL: slack.apiUrl,
         SLACK_ALERT_CHANNEL: "C0ALERTS",
