@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runCli, spawnCli } from "../support/cli.js";
+import { runCli, runCliOnTty, spawnCli } from "../support/cli.js";
 import { freePort } from "../support/global-setup.js";
 
 let env: Record<string, string>;
@@ -46,6 +46,20 @@ describe("tradeguard CLI", () => {
     const s = JSON.parse((await runCli(["status", "--json"], env)).stdout);
     expect(s).toMatchObject({ mode: "halt", reason: "cli drill", actor: "cli:ops" });
     expect(s.lastPanic.id).toBe(report.id);
+  });
+
+  it("panic on a terminal shows the blast radius and halts only when the operator types HALT", async () => {
+    const e2 = { ...env, REDIS_PREFIX: `t${randomBytes(5).toString("hex")}:` };
+    await runCli(["paper", "position", "--symbol", "NVDA", "--qty", "3", "--price", "140"], e2);
+    const no = await runCliOnTty(["panic", "--reason", "tty drill"], e2, /Type HALT/, "halt please");
+    expect(no.output).toMatch(/paper \(paper\): 0 open orders, 1 positions, gross 420\.00/);
+    expect(no.output).toMatch(/not confirmed; nothing was changed/);
+    expect(no.code).toBe(1);
+    expect(await redis.get(`${e2.REDIS_PREFIX}mode`)).toBeNull();
+    const yes = await runCliOnTty(["panic", "--reason", "tty drill"], e2, /Type HALT/, "HALT");
+    expect(yes.output).toMatch(/HALT-VERIFIED/);
+    expect(yes.code).toBe(0);
+    expect(await redis.get(`${e2.REDIS_PREFIX}mode`)).toBe("halt");
   });
 
   it("panic without --yes off a terminal refuses and changes nothing", async () => {

@@ -45,3 +45,43 @@ export function spawnCli(args: string[], env: Record<string, string>) {
       }),
   };
 }
+
+/**
+ * Runs `tradeguard <args>` on a pseudo-terminal (util-linux `script`), typing `answer` once `prompt` appears: how an
+ * operator at a terminal meets an interactive confirmation.
+ */
+export function runCliOnTty(
+  args: string[],
+  env: Record<string, string>,
+  prompt: RegExp,
+  answer: string,
+): Promise<{ code: number; output: string }> {
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const cmd = [process.execPath, "--import", "tsx", entry, ...args].map(quote).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", cmd, "/dev/null"], {
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/root",
+        USER: "ops",
+        LOG_LEVEL: "warn",
+        TERM: "dumb",
+        ...env,
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let output = "";
+    let answered = false;
+    const onData = (d: Buffer) => {
+      output += d.toString();
+      if (!answered && prompt.test(output)) {
+        answered = true;
+        child.stdin.write(`${answer}\r`);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code: code ?? -1, output }));
+  });
+}
