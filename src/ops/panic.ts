@@ -138,9 +138,17 @@ export class PanicOperation {
 
   constructor(private readonly deps: OpsDeps) {}
 
-  /** Records that someone asked for a panic (before confirmation). */
+  /** Records that someone asked for a panic (before confirmation). Never throws: auditing must not block a halt. */
   async requested(actor: string, reason: string, radius?: BlastRadius): Promise<void> {
-    await audit(this.deps, { actor, action: "panic.requested", details: { reason, blast_radius: radius ?? null } });
+    await this.auditSafely({ actor, action: "panic.requested", details: { reason, blast_radius: radius ?? null } });
+  }
+
+  /** Audits a step; a failure is logged loudly but never stops the halt (the flag is set, the brokers come next). */
+  private auditSafely(input: Parameters<typeof audit>[1]): Promise<void> {
+    return audit(this.deps, input).then(
+      () => {},
+      (err) => this.deps.log.error({ err, action: input.action }, "panic: could not write an audit entry; carrying on"),
+    );
   }
 
   /** Halts trading and flattens every broker; joins the running panic when there is one. */
@@ -165,13 +173,17 @@ export class PanicOperation {
       return { report: await this.haltWithoutRedis(input.actor, reason, input.onProgress), joined: false };
     }
     if (!begun.started) {
-      await audit(d, { actor: input.actor, action: "panic.joined", details: { panic_id: begun.id, reason } });
+      await this.auditSafely({ actor: input.actor, action: "panic.joined", details: { panic_id: begun.id, reason } });
       return { report: await this.join(begun.id, input.onProgress), joined: true };
     }
     // Registered before the first await, so a join from this process waits on it instead of running it again.
     const run = this.track(report.id, async () => {
-      await audit(d, { actor: input.actor, action: "panic.confirmed", details: { panic_id: report.id, reason } });
-      await audit(d, {
+      await this.auditSafely({
+        actor: input.actor,
+        action: "panic.confirmed",
+        details: { panic_id: report.id, reason },
+      });
+      await this.auditSafely({
         actor: input.actor,
         action: "mode.set",
         details: { mode: "halt", panic_id: report.id, reason, at: report.haltedAt },
@@ -197,7 +209,7 @@ export class PanicOperation {
         onProgress?.(p.report);
       }
       if (await d.panicStore.claim(id, d.instanceId, Date.now(), Date.now() + LEASE_MS)) {
-        await audit(d, {
+        await this.auditSafely({
           actor: "tradeguard",
           action: "panic.resumed",
           details: { panic_id: id, previous_owner: p.owner, instance: d.instanceId },
@@ -259,7 +271,7 @@ export class PanicOperation {
           onStep: (step, detail) =>
             d.log.info({ panic_id: report.id, step, ...detail }, `panic ${report.id}: ${b.name} ${step}`),
         });
-        await audit(d, {
+        await this.auditSafely({
           actor: "tradeguard",
           action: "panic.broker_result",
           details: {
@@ -272,7 +284,7 @@ export class PanicOperation {
             errors: outcome.errors,
             rounds: outcome.rounds,
           },
-        }).catch((err) => d.log.error({ err }, "panic: audit of broker result failed"));
+        });
         done.push(outcome);
         const progress = { ...report, brokers: [...done] };
         await d.panicStore.saveProgress(progress).catch(() => {});
@@ -291,7 +303,7 @@ export class PanicOperation {
     report.status = verdict(report.haltFlag, report.brokers);
     report.finishedAt = d.now().toISOString();
     report.durationMs = Date.now() - started;
-    await audit(d, {
+    await this.auditSafely({
       actor: "tradeguard",
       action: "panic.verified",
       details: {
@@ -299,7 +311,8 @@ export class PanicOperation {
         status: report.status,
         brokers: report.brokers.map((b) => ({ broker: b.broker, verified: b.verified, remaining: b.remaining })),
       },
-    }).catch((err) => d.log.error({ err }, "panic: audit of verification failed"));
+    });
+    let snapshotError = "";
     try {
       const state = await readStateForSnapshot(d.redisUp ? d.redis : null, d.keys);
       report.snapshot = await writeSnapshot(d.config, `${report.finishedAt.replace(/[:.]/g, "-")}-${report.id}.json`, {
@@ -308,20 +321,24 @@ export class PanicOperation {
         redis: state,
         positions_seen: report.brokers.map((b) => ({ broker: b.broker, closed: b.closed, remaining: b.remaining })),
       });
-      await audit(d, {
-        actor: "tradeguard",
-        action: "panic.snapshot",
-        details: { panic_id: report.id, location: report.snapshot },
-      });
     } catch (err) {
+      snapshotError = (err as Error).message;
       d.log.error({ err }, "panic: snapshot failed");
-      await audit(d, {
-        actor: "tradeguard",
-        action: "panic.snapshot_failed",
-        details: { panic_id: report.id, error: (err as Error).message },
-      }).catch(() => {});
     }
-    if (d.redisUp) await d.panicStore.finish(report);
+    await this.auditSafely(
+      report.snapshot
+        ? { actor: "tradeguard", action: "panic.snapshot", details: { panic_id: report.id, location: report.snapshot } }
+        : {
+            actor: "tradeguard",
+            action: "panic.snapshot_failed",
+            details: { panic_id: report.id, error: snapshotError },
+          },
+    );
+    // If this fails the panic stays active in Redis and the next process takes it over (flattening again is safe).
+    if (d.redisUp)
+      await d.panicStore
+        .finish(report)
+        .catch((err) => d.log.error({ err }, "panic: could not record the finished panic"));
     d.metrics.panics.inc({ outcome: report.status });
     d.metrics.panicDuration.observe(report.durationMs / 1000);
     onProgress?.(report);
@@ -348,11 +365,11 @@ export class PanicOperation {
       { panic_id: report.id },
       "REDIS UNREACHABLE: the halt flag could NOT be set; trading processes are not told to stop. Flattening through the brokers anyway.",
     );
-    await audit(d, {
+    await this.auditSafely({
       actor,
       action: "panic.confirmed",
       details: { panic_id: report.id, reason, halt_flag: "not_set", redis: "unreachable" },
-    }).catch((err) => d.log.error({ err }, "panic: could not audit even to the local file"));
+    });
     const started = Date.now();
     report.brokers = await this.flattenAll(report, d.brokers, onProgress);
     return this.conclude(report, started, onProgress);

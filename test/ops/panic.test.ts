@@ -117,6 +117,19 @@ describe("panic (halt)", () => {
     expect(t.notifier.messages.at(-1)!.text).toMatch(/HALT-PARTIAL[\s\S]*position GME -7/);
   });
 
+  it("an audit log that fails does not stop the halt or the flatten", async () => {
+    const t = await runtime();
+    const a = new FakeBroker("a").seed("AAPL", "10");
+    useBrokers(t, a);
+    (t.rt.ops.deps.audit as { append: unknown }).append = async () => {
+      throw new Error("audit store broken");
+    };
+    const { report } = await t.rt.ops.panic.halt({ actor: "U1", reason: "audit down" });
+    expect(report.status).toBe("HALT-VERIFIED");
+    expect(a.positions).toEqual([]);
+    expect((await t.rt.mode.get()).mode).toBe("halt");
+  });
+
   it("a second panic while one runs joins it instead of flattening twice", async () => {
     const t = await runtime();
     const a = new FakeBroker("a").seed("AAPL", "10");
