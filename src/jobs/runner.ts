@@ -39,6 +39,8 @@ interface Entry {
   schedule: string;
   enabled: boolean;
   timeoutMs: number;
+  /** Time between two scheduled runs (for staleness). */
+  intervalMs: number;
   reads: Record<string, KeyRead>;
   task?: ScheduledTask;
 }
@@ -165,7 +167,15 @@ export class GuardRunner {
       const i = parsed.error.issues[0]!;
       throw new ConfigError(`guards.${guard.name}${i.path.length ? `.${i.path.join(".")}` : ""}: ${i.message}`);
     }
-    return { guard, config: parsed.data, schedule, enabled, timeoutMs: timeout_ms, reads: guard.reads(parsed.data) };
+    return {
+      guard,
+      config: parsed.data,
+      schedule,
+      enabled,
+      timeoutMs: timeout_ms,
+      intervalMs: intervalMs(schedule),
+      reads: guard.reads(parsed.data),
+    };
   }
 
   /** Guards with their schedules (for `tradeguard guards list`). */
@@ -195,7 +205,7 @@ export class GuardRunner {
       } catch {
         run.detail = "state record unreadable";
       }
-      if (e.enabled && run.lastRun && now - Date.parse(run.lastRun) > 3 * intervalMs(e.schedule)) {
+      if (e.enabled && run.lastRun && now - Date.parse(run.lastRun) > 3 * e.intervalMs) {
         run = { ...run, state: "stale", detail: `last ran ${run.lastRun} (${run.detail})` };
       }
       if (!e.enabled) run = { ...run, detail: `disabled${run.lastRun ? `; ${run.detail}` : ""}` };
