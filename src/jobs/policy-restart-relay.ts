@@ -10,7 +10,7 @@ import type { Keys } from "../state/keys.js";
 import { POLICY_KEYS, type RestartRequest, restartRequestSchema } from "./policy-watchdog.js";
 
 export interface RestartRelayOptions {
-  /** A dedicated connection: ioredis puts a subscribed connection in subscriber mode. */
+  /** A dedicated connection (ioredis puts a subscribed connection in subscriber mode); the relay closes it. */
   subscriber: Redis;
   /** A normal connection, for the de-duplication mark. */
   redis: Redis;
@@ -103,11 +103,19 @@ export async function startPolicyRestartRelay(opts: RestartRelayOptions): Promis
       .catch((err) => opts.log.error({ err }, "policy restart relay failed"));
   };
   opts.subscriber.on("message", onMessage);
-  await opts.subscriber.subscribe(channel);
+  try {
+    await opts.subscriber.subscribe(channel);
+  } catch (err) {
+    opts.subscriber.off("message", onMessage);
+    opts.subscriber.disconnect();
+    throw err;
+  }
   return {
+    /** Stops relaying and closes the dedicated subscriber connection (the relay owns it). */
     async close() {
       opts.subscriber.off("message", onMessage);
       await opts.subscriber.unsubscribe(channel).catch(() => {});
+      opts.subscriber.disconnect();
     },
   };
 }

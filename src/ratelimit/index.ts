@@ -145,15 +145,23 @@ export function createRateLimiter(redis: Redis, options: RateLimiterOptions) {
     async take(name: string, cost = 1, wait: { maxWaitMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
       const deadline = Date.now() + (wait.maxWaitMs ?? 30_000);
       for (;;) {
+        if (wait.signal?.aborted) return false;
         const res = await limiter.acquire(name, cost);
         if (res.allowed) return true;
         if (wait.signal?.aborted || Date.now() + res.retryAfterMs > deadline) return false;
         await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.max(1, res.retryAfterMs));
-          wait.signal?.addEventListener("abort", () => {
+          const onAbort = () => {
             clearTimeout(t);
             resolve();
-          });
+          };
+          const t = setTimeout(
+            () => {
+              wait.signal?.removeEventListener("abort", onAbort);
+              resolve();
+            },
+            Math.max(1, res.retryAfterMs),
+          );
+          wait.signal?.addEventListener("abort", onAbort, { once: true });
         });
       }
     },

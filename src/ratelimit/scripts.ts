@@ -36,7 +36,7 @@ export const ACQUIRE = `${NOW}${BUMP}
 local interval = tonumber(ARGV[2])
 local burst = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
-if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5]) end
+if ARGV[5] ~= '' and redis.call('GET', KEYS[4]) ~= ARGV[5] then redis.call('SET', KEYS[4], ARGV[5]) end
 redis.call('SADD', KEYS[5], ARGV[6])
 local hold = tonumber(redis.call('GET', KEYS[2]) or '') or 0
 if hold > now then

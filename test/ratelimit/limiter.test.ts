@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import fc from "fast-check";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -146,6 +147,40 @@ describe("rate limiter (GCRA in Redis)", () => {
     expect(await l.take("okx:fast")).toBe(true); // waited ~20 ms
     expect(await l.take("okx:slow")).toBe(true);
     expect(await l.take("okx:slow", 1, { maxWaitMs: 1000 })).toBe(false);
+  });
+
+  it("take() with a long-lived signal neither leaks abort listeners nor acquires after the abort", async () => {
+    const l = createRateLimiter(r.redis, { prefix: r.prefix, limits: { "okx:slow2": { rate: 1, per: 60, burst: 1 } } });
+    const ctl = new AbortController();
+    for (let i = 0; i < 15; i++) expect(await l.take("okx:slow2", 1, { signal: ctl.signal })).toBe(true);
+    expect(EventEmitter.getEventListeners(ctl.signal, "abort")).toHaveLength(0);
+    ctl.abort();
+    expect(await l.take("okx:slow2", 1, { signal: ctl.signal })).toBe(false);
+  });
+
+  it("writes the exchange quota only when it changes, not on every request", async () => {
+    const l = createRateLimiter(r.redis, {
+      prefix: r.prefix,
+      limits: { "kraken:orders": { rate: 100, per: 1000 } },
+      quotas: { kraken: 1000 },
+    } as never);
+    const key = `${r.prefix}quota:kraken:limit`;
+    const sub = r.connect();
+    const previous = ((await r.redis.config("GET", "notify-keyspace-events")) as string[])[1] ?? "";
+    await r.redis.config("SET", "notify-keyspace-events", "K$");
+    try {
+      const writes: string[] = [];
+      await sub.subscribe(`__keyspace@0__:${key}`);
+      sub.on("message", (_c, event) => writes.push(event));
+      await l.acquire("kraken:orders");
+      await l.acquire("kraken:orders");
+      await l.acquire("kraken:orders");
+      await new Promise((res) => setTimeout(res, 50));
+      expect(await r.redis.get(key)).toBe("1000");
+      expect(writes).toEqual(["set"]); // the first request writes it; the others find it unchanged
+    } finally {
+      await r.redis.config("SET", "notify-keyspace-events", previous);
+    }
   });
 
   it("rejects bad options", () => {
