@@ -255,8 +255,25 @@ export function nextWindowStart(events: CalendarEvent[], nowMs: number, c: Econo
   return best;
 }
 
-/** Every event of this tick: shipped + Redis + file, and what was skipped as unreadable. */
-function collect(values: Values, probe: Probe | undefined) {
+type Collected = { events: CalendarEvent[]; invalid: string[]; fileError: string | null };
+
+/**
+ * `evaluate` and `measure` receive the same snapshot object from the runner: parse `risk:events:earnings` (which
+ * grows, since past earnings are never trimmed: FlagChange has no zremrangebyscore) once per tick, not twice.
+ */
+const collected = new WeakMap<object, { values: Values; probe: Probe | undefined; result: Collected }>();
+
+/** Every event of this tick: shipped + Redis + file, and what was skipped as unreadable (memoized per snapshot). */
+function collectOnce(snapshot: { values: Values; probe?: Probe }): Collected {
+  const hit = collected.get(snapshot);
+  if (hit && hit.values === snapshot.values && hit.probe === snapshot.probe) return hit.result;
+  const result = collect(snapshot.values, snapshot.probe);
+  collected.set(snapshot, { values: snapshot.values, probe: snapshot.probe, result });
+  return result;
+}
+
+/** Every event of this tick: shipped + Redis + file, and what was skipped as unreadable. Pure. */
+function collect(values: Values, probe: Probe | undefined): Collected {
   const z1 = parseEarningsZset(values.earnings);
   const events = [...shippedEvents(), ...z1.events];
   const invalid = [...z1.invalid.map((s) => `${EVENT_KEYS.earnings}: ${s}`)];
@@ -301,7 +318,7 @@ export const economicEvents = defineGuard<EconomicEventsConfig, Values, Probe>({
   },
   evaluate(snapshot, now, c) {
     const nowMs = now.getTime();
-    const { events, invalid, fileError } = collect(snapshot.values, snapshot.probe);
+    const { events, invalid, fileError } = collectOnce(snapshot);
     const findings: Finding[] = [];
     const base = { guard: "economic_events", sop: SOP_EVENT };
     const current = parseLock(snapshot.values.lock);
@@ -315,9 +332,14 @@ export const economicEvents = defineGuard<EconomicEventsConfig, Values, Probe>({
         cap: c.cap,
         exempt: c.exempt,
       };
-      // Keep a lock already in place that is at least as long and as strict (e.g. one a risk manager set by hand).
+      // Keep a lock already in place that is at least as long and as strict (e.g. one a risk manager set by hand):
+      // ending no earlier, capping no looser, and exempting no strategy the configuration does not exempt.
       const covered =
-        current !== null && current !== "invalid" && Date.parse(current.until) >= until && current.cap <= c.cap;
+        current !== null &&
+        current !== "invalid" &&
+        Date.parse(current.until) >= until &&
+        current.cap <= c.cap &&
+        current.exempt.every((s) => c.exempt.includes(s));
       const actions: FlagChange[] = covered
         ? []
         : [{ op: "set", key: EVENT_KEYS.lock, value: JSON.stringify(lock), ttlMs: Math.max(1_000, until - nowMs) }];
@@ -415,7 +437,7 @@ export const economicEvents = defineGuard<EconomicEventsConfig, Values, Probe>({
   ],
   measure(snapshot, c) {
     const at = snapshot.probe?.at;
-    const { events } = collect(snapshot.values, snapshot.probe);
+    const { events } = collectOnce(snapshot);
     const out: { name: string; labels?: Record<string, string>; value: number }[] = [];
     if (at !== undefined) {
       const next = nextWindowStart(events, at, c);

@@ -6,6 +6,15 @@
 // from the prior close (for the rest of the day and the next trading day). `luld:paused` and `ssr:active` are what
 // the gate reads; every change is published on `flags` so gates re-read at once.
 //
+// Prior close: `md:prev_close` (hash symbol → JSON {"close":"123.45","date":"YYYY-MM-DD"}, `date` being the New York
+// trading date the close belongs to). During the session only a close dated the previous trading day is used; a
+// stale or undated one (including a bare number, the old format) is not trusted: no trade-based Rule 201 trigger and
+// no prior-close LULD bracket for that symbol, and a critical `prev_close_stale` finding.
+//
+// One symbol's unreadable data never blinds the guard to the others: the per-symbol keys are declared with
+// schemas that accept anything, and each symbol's values are validated here (a `data_invalid:<symbol>` finding and
+// that symbol skipped). A Redis error on a per-symbol key (e.g. WRONGTYPE) still stops the whole tick in the runner.
+//
 // Limits of an estimate (see docs/runbook/market-rules.md): the SIPs and the primary listing exchange are the
 // authority. A feed that has their Trading Pause or short-sale-restriction indicators writes them (`halted`, `ssr`
 // in `md:quote:<symbol>`), and they override what this guard infers. The Limit State clock is observed at tick
@@ -13,7 +22,7 @@
 import { Decimal } from "decimal.js";
 import { z } from "zod";
 import { MARKET_KEYS } from "../gate/keys.js";
-import { closuresFromHash, marketStatus, NY_ZONE, nyDate } from "../market/calendar.js";
+import { closuresFromHash, marketStatus, NY_ZONE, nyDate, previousTradingDay } from "../market/calendar.js";
 import {
   type LimitState,
   limitSide,
@@ -58,7 +67,10 @@ type Values = Record<string, unknown>;
 type Probe = { at: number };
 
 const hashSchema = z.record(z.string(), z.string());
-const zsetSchema = z.array(z.tuple([z.string(), z.number()]));
+/** Per-symbol reads: scores are checked member by member (parseTrades), so a NaN score (`inf`) is one bad trade. */
+const zsetShape = z.array(z.tuple([z.string(), z.unknown()]));
+/** What the runner validates per-symbol keys with: nothing, so one symbol's garbage cannot stop the others. */
+const anything = z.unknown();
 const tradeMember = z.object({
   id: z.string().optional(),
   price: z.string().regex(/^\d+(\.\d+)?$/),
@@ -67,13 +79,14 @@ const tradeMember = z.object({
 const pausedSchema = z.object({ since: z.string(), until: z.string(), side: z.string().nullable().optional() });
 
 /** Eligible trades from `md:trades:<symbol>` (member JSON {id, price, size}, score epoch ms), and unreadable count. */
-export function parseTrades(entries: [string, number][]): { trades: Trade[]; invalid: number } {
+export function parseTrades(entries: [string, unknown][]): { trades: Trade[]; invalid: number } {
   const trades: Trade[] = [];
   let invalid = 0;
   for (const [member, score] of entries) {
     try {
       const p = tradeMember.safeParse(JSON.parse(member));
-      if (p.success && Number.isFinite(score)) trades.push({ ts: score, price: new Decimal(p.data.price) });
+      if (p.success && typeof score === "number" && Number.isFinite(score))
+        trades.push({ ts: score, price: new Decimal(p.data.price) });
       else invalid++;
     } catch {
       invalid++;
@@ -92,6 +105,75 @@ interface Quote {
 }
 
 const price = (s: string | undefined) => (s && /^\d+(\.\d+)?$/.test(s) ? new Decimal(s) : null);
+
+/** Quote fields that are present but unreadable (a price that is not a decimal, a `ts` that is not epoch ms). */
+export function quoteProblems(h: Record<string, string>): string[] {
+  const bad: string[] = [];
+  for (const f of ["bid", "ask", "low"] as const)
+    if (h[f] !== undefined && h[f] !== "" && price(h[f]) === null)
+      bad.push(`${f}=${JSON.stringify(h[f].slice(0, 40))}`);
+  if (h.ts !== undefined && h.ts !== "" && !Number.isFinite(Number(h.ts)))
+    bad.push(`ts=${JSON.stringify(h.ts.slice(0, 40))}`);
+  return bad;
+}
+
+/** A prior close as read from `md:prev_close` for one symbol. */
+export type PrevClose =
+  | { status: "ok"; close: Decimal; date: string }
+  | { status: "missing" }
+  | { status: "unreadable"; raw: string }
+  /** Dated another day than the expected one, or undated (`date` null: a bare number, the old format). */
+  | { status: "stale"; close: Decimal | null; date: string | null };
+
+const prevCloseSchema = z.object({
+  close: z.string().regex(/^\d+(\.\d+)?$/),
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+});
+
+/**
+ * `md:prev_close` → the prior close, usable only when dated `expectedDate` (the previous New York trading day). A
+ * bare number is treated as undated (stale): the EOD writer may have failed and left an older close behind.
+ */
+export function parsePrevClose(raw: string | undefined, expectedDate: string): PrevClose {
+  if (raw === undefined) return { status: "missing" };
+  const bare = price(raw.trim());
+  if (bare) return { status: "stale", close: bare, date: null };
+  let p: z.infer<typeof prevCloseSchema> | null = null;
+  try {
+    const r = prevCloseSchema.safeParse(JSON.parse(raw));
+    if (r.success) p = r.data;
+  } catch {
+    // not JSON: unreadable
+  }
+  if (!p) return { status: "unreadable", raw };
+  const close = new Decimal(p.close);
+  return p.date === expectedDate ? { status: "ok", close, date: p.date } : { status: "stale", close, date: p.date };
+}
+
+/** One symbol's values as the runner read them, or the problems that make them unusable. */
+function symbolValues(
+  v: Record<string, unknown>,
+  sym: string,
+):
+  | { ok: true; trades: [string, unknown][]; quote: Record<string, string>; state: Record<string, string> }
+  | { ok: false; problems: string[] } {
+  const problems: string[] = [];
+  const check = <T>(name: string, key: string, schema: z.ZodType<T>, empty: T): T => {
+    const raw = v[name];
+    if (raw === undefined || raw === null) return empty;
+    const r = schema.safeParse(raw);
+    if (r.success) return r.data;
+    const s = JSON.stringify(raw) ?? String(raw);
+    problems.push(
+      `${key}: ${r.error.issues[0]?.message ?? "invalid"} (got ${s.length > 60 ? `${s.slice(0, 57)}...` : s})`,
+    );
+    return empty;
+  };
+  const trades = check(rn("trades", sym), MARKET_KEYS.trades(sym), zsetShape, []);
+  const quote = check(rn("quote", sym), MARKET_KEYS.quote(sym), hashSchema, {});
+  const state = check(rn("state", sym), MARKET_KEYS.luld(sym), hashSchema, {});
+  return problems.length ? { ok: false, problems } : { ok: true, trades, quote, state };
+}
 
 /** `md:quote:<symbol>` → the NBBO and the feed's indicators. */
 export function parseQuote(h: Record<string, string>): Quote {
@@ -178,9 +260,10 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
       closures: { key: MARKET_KEYS.closures, type: "hash", schema: hashSchema },
     };
     for (const s of c.symbols) {
-      r[rn("trades", s.symbol)] = { key: MARKET_KEYS.trades(s.symbol), type: "zset", schema: zsetSchema };
-      r[rn("quote", s.symbol)] = { key: MARKET_KEYS.quote(s.symbol), type: "hash", schema: hashSchema };
-      r[rn("state", s.symbol)] = { key: MARKET_KEYS.luld(s.symbol), type: "hash", schema: hashSchema };
+      // Validated per symbol in evaluate (symbolValues): one symbol's garbage must not stop the others.
+      r[rn("trades", s.symbol)] = { key: MARKET_KEYS.trades(s.symbol), type: "zset", schema: anything };
+      r[rn("quote", s.symbol)] = { key: MARKET_KEYS.quote(s.symbol), type: "hash", schema: anything };
+      r[rn("state", s.symbol)] = { key: MARKET_KEYS.luld(s.symbol), type: "hash", schema: anything };
     }
     return r;
   },
@@ -192,6 +275,7 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
     const { closures } = closuresFromHash(hash("closures"));
     const status = marketStatus(now, closures);
     const today = nyDate(now);
+    const prevTradingDay = previousTradingDay(today, closures);
     const prevCloses = hash("prevClose");
     const ssrMap = hash("ssr");
     const pausedMap = hash("paused");
@@ -205,15 +289,42 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
     for (const cfg of c.symbols) {
       const sym = cfg.symbol;
       const luldBase = { guard: "luld_ssr", sop: SOP_LULD };
-      const { trades, invalid } = parseTrades((v[rn("trades", sym)] ?? []) as [string, number][]);
-      const quote = parseQuote(hash(rn("quote", sym)));
-      const rawState = hash(rn("state", sym));
+      const sv = symbolValues(v, sym);
+      if (!sv.ok) {
+        // Like the runner's data-invalid path, for this symbol only: nothing of it is evaluated or written.
+        findings.push({
+          ...luldBase,
+          key: `luld_ssr:data_invalid:${sym}`,
+          severity: "warn",
+          title: `${sym}: data invalid`,
+          detail: `Redis holds values the guard cannot read for ${sym}, so it did not evaluate ${sym} (other symbols are evaluated): ${sv.problems.join("; ")}`,
+        });
+        continue;
+      }
+      const { trades, invalid } = parseTrades(sv.trades);
+      const rawQuote = sv.quote;
+      const badQuote = quoteProblems(rawQuote);
+      const quote = parseQuote(rawQuote);
+      const rawState = sv.state;
       const stored = parseState(rawState);
-      const prevClose = price(prevCloses[sym]);
+      // The prior close matters only in the session (trade-based Rule 201 trigger, LULD bracket, fallback reference).
+      const pc = parsePrevClose(prevCloses[sym], prevTradingDay);
+      const prevClose = pc.status === "ok" ? pc.close : null;
       let st: SymbolState =
         stored.date === today ? stored : { date: today, reference: null, reopenedAt: null, limit: NORMAL };
       let bands: ReturnType<typeof priceBands> | null = null;
-      const quoteFresh = quote.ts !== null && nowMs - quote.ts <= c.quote_max_age_ms;
+      // An unreadable NBBO is not followed (the feed's pause and SSR indicators still are: acting on them is safe).
+      const quoteFresh = badQuote.length === 0 && quote.ts !== null && nowMs - quote.ts <= c.quote_max_age_ms;
+
+      if (badQuote.length) {
+        findings.push({
+          ...luldBase,
+          key: `luld_ssr:data_invalid:${sym}`,
+          severity: "warn",
+          title: `${sym}: unreadable quote in ${MARKET_KEYS.quote(sym)}`,
+          detail: `${MARKET_KEYS.quote(sym)} has ${badQuote.join(", ")}: prices must be decimals and ts epoch ms. The Limit State is not followed for ${sym} until the feed writes a readable quote; other symbols are unaffected.`,
+        });
+      }
 
       if (invalid > 0) {
         findings.push({
@@ -263,7 +374,7 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
               })
             : null;
         }
-        if (!quoteFresh) {
+        if (!quoteFresh && badQuote.length === 0) {
           findings.push({
             ...luldBase,
             key: `luld_ssr:quote_stale:${sym}`,
@@ -333,9 +444,11 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
           detail: `${MARKET_KEYS.ssrActive} ${sym} holds ${existingRaw.slice(0, 120)}; gates treat it as restricted. The guard replaces it on the next trigger; delete it if it is wrong.`,
         });
       }
+      // A price-based trigger first: it runs to the end of the next trading day. The feed's indicator alone never
+      // extends a restriction in force and lasts to the end of this New York day (Reg SHO Rule 201(b)(1)(ii): the
+      // SIP indicator stays on for the restriction's second day; see src/market/ssr.ts).
       let trigger: { at: Date; source: "trade" | "feed"; prevClose?: string; price?: string } | null = null;
-      if (quote.ssr) trigger = { at: now, source: "feed" };
-      else if (status.open && prevClose) {
+      if (status.open && prevClose) {
         const opens = status.opens!.getTime();
         const hit = trades
           .filter((t) => t.ts >= opens && t.ts <= nowMs && ssrTriggered(prevClose, t.price))
@@ -356,6 +469,7 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
           trigger = { at: now, source: "trade", prevClose: prevClose.toString(), price: quote.low.toString() };
         }
       }
+      if (!trigger && quote.ssr) trigger = { at: now, source: "feed" };
       if (existingRaw === undefined || existing) {
         const next = applySsrTrigger(existing, trigger, now, closures);
         if (next && next !== existing) ssrSet[sym] = JSON.stringify(next);
@@ -366,19 +480,29 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
             key: `luld_ssr:ssr:${sym}`,
             severity: "warn",
             title: `${sym} under the Reg SHO Rule 201 price test until ${next.until}`,
-            detail: `${next.source === "feed" ? "The feed reports the listing market's short sale restriction" : `A ${next.price ?? "?"} print is a decline of 10% or more from the prior close ${next.prev_close ?? "?"}`} (since ${next.triggered_at}). Short sales only above the national best bid until ${next.until} (the rest of the day and the next trading day).`,
+            detail: `${next.source === "feed" ? "The feed reports the listing market's short sale restriction" : `A ${next.price ?? "?"} print is a decline of 10% or more from the prior close ${next.prev_close ?? "?"}`} (since ${next.triggered_at}). Short sales only above the national best bid until ${next.until} (${next.source === "feed" ? "the end of this day; the feed's indicator is re-read tomorrow" : "the rest of the day and the next trading day"}).`,
             value: next.price,
             threshold: next.prev_close ? ssrTriggerLabel(next.prev_close) : undefined,
           });
         }
       }
-      if (status.open && !prevClose) {
+      if (status.open && pc.status === "stale") {
+        findings.push({
+          ...ssrBase,
+          key: `luld_ssr:prev_close_stale:${sym}`,
+          severity: "critical",
+          title: `${sym}: prior close in ${MARKET_KEYS.prevClose} is ${pc.date === null ? "undated" : `dated ${pc.date}`}, expected ${prevTradingDay}`,
+          detail: `${MARKET_KEYS.prevClose} ${sym} holds ${pc.close ? pc.close.toString() : "?"} ${pc.date === null ? 'without a date (write JSON {"close","date"})' : `for ${pc.date}`}, not the close of ${prevTradingDay}: the end-of-day write may have failed. It is not used: Rule 201 cannot be triggered from trades for ${sym} (only by the feed's indicator) and the LULD parameter bracket falls back to the Reference Price. Write today's prior close.`,
+          value: pc.date ?? "undated",
+          threshold: prevTradingDay,
+        });
+      } else if (status.open && !prevClose) {
         findings.push({
           ...ssrBase,
           key: `luld_ssr:prev_close_missing:${sym}`,
           severity: "warn",
-          title: `${sym}: no prior close in ${MARKET_KEYS.prevClose}`,
-          detail: `Without the listing market's prior close, Rule 201 cannot be triggered from trades and the LULD parameter bracket falls back to the Reference Price.`,
+          title: `${sym}: ${pc.status === "unreadable" ? "unreadable" : "no"} prior close in ${MARKET_KEYS.prevClose}`,
+          detail: `${pc.status === "unreadable" ? `${MARKET_KEYS.prevClose} ${sym} holds ${JSON.stringify(pc.raw.slice(0, 80))}, not {"close","date"}. ` : ""}Without the listing market's prior close, Rule 201 cannot be triggered from trades and the LULD parameter bracket falls back to the Reference Price.`,
         });
       }
 

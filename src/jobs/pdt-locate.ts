@@ -145,9 +145,10 @@ export const pdtLocateGuard = defineGuard<PdtLocateConfig, Values>({
       });
     }
 
-    const etb = snapshot.values.etb;
-    if (etb.length) {
-      const newest = Math.max(...etb.map(([, s]) => s));
+    // The runner reads a zset ascending by score (ZRANGE WITHSCORES), so the newest entry is the last one. (Spreading
+    // the scores into Math.max overflows the call stack for ~100k+ entries.)
+    const newest = snapshot.values.etb.at(-1)?.[1];
+    if (newest !== undefined) {
       if (nowMs - newest >= ETB_MAX_AGE_MS) {
         findings.push({
           ...locBase,

@@ -75,12 +75,16 @@ type Reason = RestartRequest["reasons"][number];
 const EPOCH_MS = /^\d{1,16}$/;
 const FLOAT = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 
-/** Parses an epoch-ms string; null when absent, "invalid" when unreadable. */
+/** The largest time a JS Date can hold (ECMA-262: ±8.64e15 ms); beyond it `toISOString()` throws. */
+const MAX_DATE_MS = 8.64e15;
+
+/** Parses an epoch-ms string; null when absent, "invalid" when unreadable or beyond what a Date can hold. */
 function epochMs(v: string | null): number | null | "invalid" {
   if (v === null) return null;
   const t = v.trim();
   if (!EPOCH_MS.test(t)) return "invalid";
-  return Number(t);
+  const n = Number(t);
+  return Number.isFinite(n) && n <= MAX_DATE_MS ? n : "invalid";
 }
 
 /** Parses a non-negative finite float; null when absent, "invalid" otherwise. */

@@ -9,6 +9,12 @@
 //   as the next trading day, and keep the restriction until the end (New York midnight) of that day. A new 10%
 //   decline while restricted re-triggers it (SEC staff FAQ 2.2, citing the Adopting Release, 75 FR 11232 n.290):
 //   the restriction then runs to the end of the trading day after the re-trigger.
+// - The feed's SIP short-sale-restriction indicator is not a new trigger each day: it stays on during the second day of
+//   a restriction that Rule 201(b)(1)(ii) limits to "the remainder of the day and the following day". Reading each
+//   day's indicator as a fresh trigger would move `until` a trading day further every day it is on. So an indicator
+//   never extends a restriction that is already in force, and a restriction recorded from the indicator alone lasts
+//   to the end of the current New York day (the indicator, re-read on the next day, says whether it still applies).
+//   Only a price-based trigger this guard sees itself (source "trade") runs to the end of the following trading day.
 // - Price test, Rule 201(b)(1)(i): while restricted, a short sale may not be executed or displayed "at a price that
 //   is less than or equal to the current national best bid": it must be priced strictly above the NBB.
 // Not modelled: the "short exempt" exceptions of Rule 201(c)/(d) (a short sale the broker-dealer marks short exempt
@@ -55,9 +61,17 @@ export interface SsrRecord {
   price?: string;
 }
 
+/** The end (New York midnight) of the New York day of `at`. */
+export function endOfNyDay(at: Date): Date {
+  return nyInstant(addDays(nyDate(at), 1), 0);
+}
+
 /**
- * The restriction after an observation: a new trigger (or a re-trigger on a later day) sets `until` to the end of
- * the following trading day; an existing later `until` is kept. Returns null when nothing is (still) in force.
+ * The restriction after an observation. A price-based trigger (source "trade"; or a re-trigger on a later day) sets
+ * `until` to the end of the following trading day; an existing later `until` is kept. The feed's indicator (source
+ * "feed") never extends a restriction in force, and alone lasts to the end of the current New York day: the SIP
+ * indicator stays on for the second day of Rule 201(b)(1)(ii)'s "remainder of the day and the following day", so
+ * it is not a new trigger each day. Returns null when nothing is (still) in force.
  */
 export function applySsrTrigger(
   existing: SsrRecord | null,
@@ -67,6 +81,12 @@ export function applySsrTrigger(
 ): SsrRecord | null {
   const live = existing && Date.parse(existing.until) > now.getTime() ? existing : null;
   if (!trigger) return live;
+  if (trigger.source === "feed") {
+    // Reg SHO Rule 201(b)(1)(ii): the indicator is on through the following day of an existing restriction; it is
+    // not a re-trigger. Keep what is in force; otherwise restrict for the rest of this New York day only.
+    if (live) return live;
+    return { triggered_at: trigger.at.toISOString(), until: endOfNyDay(trigger.at).toISOString(), source: "feed" };
+  }
   const until = ssrUntil(trigger.at, closures).toISOString();
   if (live && Date.parse(live.until) >= Date.parse(until)) return live;
   return {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DateTime } from "luxon";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   activeWindows,
   type CalendarEvent,
@@ -173,6 +173,17 @@ describe("economic_events existing locks", () => {
     expect(setLock(run(vals({ lock: lock(FOMC_DEC + 10 * 60_000) }), FOMC_DEC))).toBeDefined();
     expect(setLock(run(vals({ lock: lock(FOMC_DEC + 60 * 60_000, 0.5) }), FOMC_DEC))).toBeDefined();
   });
+  it("replaces a long, strict lock that exempts a strategy the configuration does not (e.g. momo)", () => {
+    const wide = (exempt: string[]) =>
+      JSON.stringify({ event: "manual", until: new Date(FOMC_DEC + 60 * 60_000).toISOString(), cap: 0.1, exempt });
+    const replaced = setLock(run(vals({ lock: wide(["momo"]) }), FOMC_DEC));
+    expect(replaced).toBeDefined();
+    expect(JSON.parse(replaced!.value).exempt).toEqual(["basis", "market-making"]);
+    expect(setLock(run(vals({ lock: wide(["basis", "momo"]) }), FOMC_DEC))).toBeDefined();
+    // A subset of the configured exemptions is at least as strict: kept.
+    expect(setLock(run(vals({ lock: wide(["basis"]) }), FOMC_DEC))).toBeUndefined();
+    expect(setLock(run(vals({ lock: wide(["market-making", "basis"]) }), FOMC_DEC))).toBeUndefined();
+  });
   it("deletes an expired lock and leaves a live one alone outside windows", () => {
     const now = FOMC_DEC + 2 * 3_600_000;
     expect(actions(run(vals({ lock: lock(now) }), now))).toEqual([{ op: "del", key: "risk:event_lock" }]);
@@ -219,6 +230,22 @@ describe("economic_events earnings", () => {
     expect(warn).toHaveLength(1);
     expect(warn[0]).toMatchObject({ key: "economic_events:earnings_invalid", severity: "warn" });
     expect(warn[0]!.detail).toContain("4 entries skipped");
+  });
+  it("parses the sorted set once per tick: evaluate and measure share the snapshot's parse", () => {
+    const member = JSON.stringify({ symbol: "ONCE", name: "parsed once" });
+    const earnings: [string, unknown][] = [[member, earningsAt]];
+    const snapshot = { values: vals({ earnings }), probe: { at: earningsAt, file: null } };
+    const spy = vi.spyOn(JSON, "parse");
+    try {
+      economicEvents.evaluate(snapshot, new Date(earningsAt), cfg);
+      economicEvents.measure!(snapshot, cfg);
+      expect(spy.mock.calls.filter(([s]) => s === member)).toHaveLength(1);
+      // A new snapshot (the next tick) is parsed again.
+      economicEvents.evaluate({ ...snapshot }, new Date(earningsAt), cfg);
+      expect(spy.mock.calls.filter(([s]) => s === member)).toHaveLength(2);
+    } finally {
+      spy.mockRestore();
+    }
   });
   it("declares the sorted set with a schema that lets evaluate see each member", () => {
     const reads = economicEvents.reads(cfg);

@@ -6,6 +6,10 @@ import { testRuntime } from "../support/runtime.js";
 
 const et = (s: string) => new Date(`${s}-05:00`);
 const config = luldSsrGuard.config.parse({ symbols: [{ symbol: "AAPL", tier: 1 }] }) as LuldSsrConfig;
+/** `md:prev_close` value: the close and the New York trading date it belongs to. */
+const pc = (close: string, date: string) => JSON.stringify({ close, date });
+/** The tests below run on Wed 2026-11-25: the prior close is Tuesday's. */
+const PC100 = pc("100", "2026-11-24");
 
 /** A tiny stand-in for Redis + runner: holds the hashes and zsets, applies the guard's flag changes. */
 class World {
@@ -48,7 +52,7 @@ const keyed = (fs: Finding[]) => Object.fromEntries(fs.filter((f) => f.severity 
 describe("luld_ssr guard: Limit State → Trading Pause → automatic resumption (LULD Plan VI(B), VII(A))", () => {
   it("follows the NBBO at the Lower Price Band for 15 s into a 5-minute pause, then resumes and re-bases on the reopening", () => {
     const w = new World();
-    w.hashes.set("md:prev_close", { AAPL: "100" });
+    w.hashes.set("md:prev_close", { AAPL: PC100 });
     const t0 = et("2026-11-25T10:00:00");
     w.trade("AAPL", et("2026-11-25T09:30:01"), "100");
     w.quote("AAPL", t0, { bid: "99.98", ask: "100.02" });
@@ -98,7 +102,7 @@ describe("luld_ssr guard: Limit State → Trading Pause → automatic resumption
 
   it("a Limit State that clears within 15 s never pauses", () => {
     const w = new World();
-    w.hashes.set("md:prev_close", { AAPL: "100" });
+    w.hashes.set("md:prev_close", { AAPL: PC100 });
     w.trade("AAPL", et("2026-11-25T09:31:00"), "100");
     w.quote("AAPL", et("2026-11-25T10:00:00"), { bid: "105", ask: "105.01" });
     w.tick(et("2026-11-25T10:00:00"));
@@ -111,12 +115,12 @@ describe("luld_ssr guard: Limit State → Trading Pause → automatic resumption
 
   it("the feed's pause indicator (halted=1) pauses at once; a stale quote is reported, not trusted", () => {
     const w = new World();
-    w.hashes.set("md:prev_close", { AAPL: "100" });
+    w.hashes.set("md:prev_close", { AAPL: PC100 });
     w.trade("AAPL", et("2026-11-25T09:31:00"), "100");
     w.quote("AAPL", et("2026-11-25T10:00:00"), { bid: "99", ask: "99.1", halted: "1" });
     expect(keyed(w.tick(et("2026-11-25T10:00:00")))["luld_ssr:pause:AAPL"]).toBeDefined();
     const w2 = new World();
-    w2.hashes.set("md:prev_close", { AAPL: "100" });
+    w2.hashes.set("md:prev_close", { AAPL: PC100 });
     w2.quote("AAPL", et("2026-11-25T09:59:00"), { bid: "95", ask: "95" });
     const f = keyed(w2.tick(et("2026-11-25T10:00:00")));
     expect(Object.keys(f)).toEqual(["luld_ssr:quote_stale:AAPL"]);
@@ -124,7 +128,7 @@ describe("luld_ssr guard: Limit State → Trading Pause → automatic resumption
 
   it("a pause does not outlive the session (4:00 p.m.): the entry is removed after the close", () => {
     const w = new World();
-    w.hashes.set("md:prev_close", { AAPL: "100" });
+    w.hashes.set("md:prev_close", { AAPL: PC100 });
     w.trade("AAPL", et("2026-11-25T15:50:00"), "100");
     w.quote("AAPL", et("2026-11-25T15:57:00"), { bid: "99", ask: "99", halted: "1" });
     w.tick(et("2026-11-25T15:57:00"));
@@ -137,7 +141,7 @@ describe("luld_ssr guard: Limit State → Trading Pause → automatic resumption
 describe("luld_ssr guard: Reg SHO Rule 201", () => {
   it("a trade 10% below the prior close sets ssr:active until the end of the next trading day, once", () => {
     const w = new World();
-    w.hashes.set("md:prev_close", { AAPL: "100" });
+    w.hashes.set("md:prev_close", { AAPL: PC100 });
     w.trade("AAPL", et("2026-11-25T09:30:05"), "95");
     w.trade("AAPL", et("2026-11-25T10:15:00"), "90.00");
     w.quote("AAPL", et("2026-11-25T10:16:00"), { bid: "90", ask: "90.1" });
@@ -161,7 +165,7 @@ describe("luld_ssr guard: Reg SHO Rule 201", () => {
 
   it("a 9.99% decline does not trigger; the feed's restriction indicator does; no prior close is reported", () => {
     const w = new World();
-    w.hashes.set("md:prev_close", { AAPL: "100" });
+    w.hashes.set("md:prev_close", { AAPL: PC100 });
     w.trade("AAPL", et("2026-11-25T10:00:00"), "90.01");
     w.quote("AAPL", et("2026-11-25T10:00:01"), { bid: "90", ask: "90.1", low: "90.01" });
     w.tick(et("2026-11-25T10:00:01"));
@@ -172,6 +176,116 @@ describe("luld_ssr guard: Reg SHO Rule 201", () => {
     const w2 = new World();
     w2.quote("AAPL", et("2026-11-25T10:00:00"), { bid: "1", ask: "1.01" });
     expect(Object.keys(keyed(w2.tick(et("2026-11-25T10:00:00"))))).toEqual(["luld_ssr:prev_close_missing:AAPL"]);
+  });
+});
+
+describe("luld_ssr guard: the prior close must be the previous trading day's (md:prev_close is dated)", () => {
+  const crash = (w: World) => {
+    w.trade("AAPL", et("2026-11-25T09:30:05"), "95");
+    w.trade("AAPL", et("2026-11-25T10:15:00"), "90.00");
+    w.quote("AAPL", et("2026-11-25T10:16:00"), { bid: "90", ask: "90.1" });
+    return keyed(w.tick(et("2026-11-25T10:16:00")));
+  };
+  it.each([
+    ["a close dated two trading days back (EOD write failed)", pc("100", "2026-11-23"), "dated 2026-11-23"],
+    ["a bare number (undated: not trusted)", "100", "undated"],
+  ])("%s: critical prev_close_stale, no trade-based Rule 201, no prior-close bracket", (_, raw, shown) => {
+    const w = new World();
+    w.hashes.set("md:prev_close", { AAPL: raw });
+    const f = crash(w);
+    expect(f["luld_ssr:prev_close_stale:AAPL"]).toMatchObject({ severity: "critical", sop: "sop-ssr" });
+    expect(f["luld_ssr:prev_close_stale:AAPL"]!.title).toContain(shown);
+    expect(f["luld_ssr:prev_close_stale:AAPL"]!.title).toContain("expected 2026-11-24");
+    expect(f["luld_ssr:prev_close_missing:AAPL"]).toBeUndefined();
+    expect(w.hash("ssr:active")).toEqual({});
+  });
+  it("the same close dated the previous trading day triggers; unreadable JSON is reported as missing", () => {
+    const w = new World();
+    w.hashes.set("md:prev_close", { AAPL: pc("100", "2026-11-24") });
+    expect(crash(w)["luld_ssr:ssr:AAPL"]).toBeDefined();
+    const w2 = new World();
+    w2.hashes.set("md:prev_close", { AAPL: '{"close":100}' });
+    const f = crash(w2);
+    expect(f["luld_ssr:prev_close_missing:AAPL"]).toMatchObject({ severity: "warn" });
+    expect(w2.hash("ssr:active")).toEqual({});
+  });
+  it("after a holiday the previous trading day is before it (Fri 2026-11-27 → Wed 2026-11-25)", () => {
+    const w = new World();
+    w.hashes.set("md:prev_close", { AAPL: pc("100", "2026-11-25") });
+    w.trade("AAPL", et("2026-11-27T09:31:00"), "89");
+    w.quote("AAPL", et("2026-11-27T09:32:00"), { bid: "89", ask: "89.1" });
+    const f = keyed(w.tick(et("2026-11-27T09:32:00")));
+    expect(f["luld_ssr:prev_close_stale:AAPL"]).toBeUndefined();
+    expect(JSON.parse(w.hash("ssr:active").AAPL!)).toMatchObject({ source: "trade", prev_close: "100" });
+  });
+});
+
+describe("luld_ssr guard: the feed's SSR indicator does not extend Rule 201 (Rule 201(b)(1)(ii))", () => {
+  it("Tue 2026-03-03 trigger ends 2026-03-05T05:00Z although the indicator is still on Wednesday", () => {
+    const w = new World();
+    w.hashes.set("md:prev_close", { AAPL: pc("100", "2026-03-02") });
+    w.trade("AAPL", et("2026-03-03T10:00:00"), "89");
+    w.quote("AAPL", et("2026-03-03T10:00:01"), { bid: "89", ask: "89.1", ssr: "1" });
+    w.tick(et("2026-03-03T10:00:01"));
+    const tue = JSON.parse(w.hash("ssr:active").AAPL!);
+    expect(tue).toMatchObject({ source: "trade", until: "2026-03-05T05:00:00.000Z" });
+    // Wednesday: the SIP indicator is still on (the restriction's second day); no new decline from Tuesday's close.
+    w.hashes.set("md:prev_close", { AAPL: pc("89", "2026-03-03") });
+    w.trade("AAPL", et("2026-03-04T10:00:00"), "88");
+    w.quote("AAPL", et("2026-03-04T10:00:01"), { bid: "88", ask: "88.1", ssr: "1" });
+    const wed = keyed(w.tick(et("2026-03-04T10:00:01")));
+    expect(JSON.parse(w.hash("ssr:active").AAPL!)).toEqual(tue);
+    expect(wed["luld_ssr:ssr:AAPL"]!.title).toContain("2026-03-05T05:00:00.000Z");
+    // Thursday: over (the indicator is off).
+    w.hashes.set("md:prev_close", { AAPL: pc("88", "2026-03-04") });
+    w.quote("AAPL", et("2026-03-05T10:00:00"), { bid: "88", ask: "88.1" });
+    w.tick(et("2026-03-05T10:00:00"));
+    expect(w.hash("ssr:active")).toEqual({});
+  });
+  it("a restriction seen only through the indicator lasts to the end of that New York day, day by day", () => {
+    const w = new World();
+    w.hashes.set("md:prev_close", { AAPL: pc("100", "2026-03-02") });
+    w.quote("AAPL", et("2026-03-03T10:00:00"), { bid: "99", ask: "99.1", ssr: "1" });
+    w.tick(et("2026-03-03T10:00:00"));
+    expect(JSON.parse(w.hash("ssr:active").AAPL!)).toMatchObject({ source: "feed", until: "2026-03-04T05:00:00.000Z" });
+    w.hashes.set("md:prev_close", { AAPL: pc("99", "2026-03-03") });
+    w.quote("AAPL", et("2026-03-04T10:00:00"), { bid: "99", ask: "99.1", ssr: "1" });
+    w.tick(et("2026-03-04T10:00:00"));
+    expect(JSON.parse(w.hash("ssr:active").AAPL!)).toMatchObject({ source: "feed", until: "2026-03-05T05:00:00.000Z" });
+    w.hashes.set("md:prev_close", { AAPL: pc("99", "2026-03-04") });
+    w.quote("AAPL", et("2026-03-05T10:00:00"), { bid: "99", ask: "99.1" });
+    w.tick(et("2026-03-05T10:00:00"));
+    expect(w.hash("ssr:active")).toEqual({});
+  });
+});
+
+describe("luld_ssr guard: one symbol's unreadable data does not stop the others", () => {
+  const two = luldSsrGuard.config.parse({
+    symbols: [{ symbol: "AAPL", tier: 1 }, { symbol: "XYZ" }],
+  }) as LuldSsrConfig;
+  it("declares the per-symbol keys with schemas that accept anything (validated per symbol in evaluate)", () => {
+    const reads = luldSsrGuard.reads(two) as Record<
+      string,
+      { schema: { safeParse(v: unknown): { success: boolean } } }
+    >;
+    for (const name of ["trades:XYZ", "quote:XYZ", "state:XYZ"])
+      expect(reads[name]!.schema.safeParse([["x", Number.NaN]]).success).toBe(true);
+  });
+  it("a value of the wrong shape skips that symbol with a data_invalid finding; the others are evaluated", () => {
+    const w = new World();
+    w.hashes.set("md:prev_close", { AAPL: PC100, XYZ: pc("10", "2026-11-24") });
+    w.trade("AAPL", et("2026-11-25T09:30:01"), "100");
+    w.quote("AAPL", et("2026-11-25T10:00:00"), { bid: "99", ask: "99.1", halted: "1" });
+    const reads = luldSsrGuard.reads(two) as Record<string, { key: string; type: string }>;
+    const values: Record<string, unknown> = {};
+    for (const [name, r] of Object.entries(reads))
+      values[name] = r.type === "zset" ? (w.zsets.get(r.key) ?? []) : w.hash(r.key);
+    values["quote:XYZ"] = "not a hash";
+    const at = et("2026-11-25T10:00:00");
+    const f = keyed(luldSsrGuard.evaluate({ values, probe: { at: at.getTime() } }, at, two));
+    expect(f["luld_ssr:data_invalid:XYZ"]).toMatchObject({ severity: "warn" });
+    expect(f["luld_ssr:data_invalid:XYZ"]!.detail).toContain("md:quote:XYZ");
+    expect(f["luld_ssr:pause:AAPL"]).toBeDefined();
   });
 });
 
@@ -191,7 +305,7 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
     opened.push(() => t.cleanup());
     const k = (n: string) => t.rt.keys.raw(n);
     await t.rt.redis.set(k("heartbeat:bot"), String(now.getTime()));
-    await t.rt.redis.hset(k("md:prev_close"), "AAPL", "100");
+    await t.rt.redis.hset(k("md:prev_close"), "AAPL", PC100);
     await t.rt.redis.zadd(
       k("md:trades:AAPL"),
       String(et("2026-11-25T09:30:01").getTime()),
@@ -224,5 +338,46 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
     expect(r.guards[0]).toMatchObject({ state: "critical" });
     await expect.poll(() => gate.check(order).reasons[0] ?? "").toMatch(/^luld_pause: AAPL/);
     await expect.poll(() => t.notifier.messages.map((m) => m.sop)).toContain("sop-luld");
+  });
+
+  it("an `inf` trade score and a garbage quote for one symbol do not stop the pause and Rule 201 of another", async () => {
+    let now = et("2026-11-25T10:00:00");
+    const t = await testRuntime({
+      guards: [luldSsrGuard],
+      now: () => now,
+      yaml: "guards: { luld_ssr: { symbols: [{ symbol: AAPL, tier: 1 }, { symbol: XYZ }] } }\n",
+    });
+    opened.push(() => t.cleanup());
+    const k = (n: string) => t.rt.keys.raw(n);
+    const redis = t.rt.redis;
+    await redis.hset(k("md:prev_close"), { AAPL: PC100, XYZ: pc("10", "2026-11-24") });
+    await redis.zadd(
+      k("md:trades:AAPL"),
+      String(et("2026-11-25T09:30:01").getTime()),
+      JSON.stringify({ id: "1", price: "100", size: 10 }),
+    );
+    // XYZ: one trade scored +inf (the runner reads it as NaN) and a quote whose prices are not numbers.
+    await redis.zadd(k("md:trades:XYZ"), "+inf", JSON.stringify({ id: "x", price: "10", size: 1 }));
+    await redis.hset(k("md:quote:XYZ"), { bid: "abc", ask: "?", ts: String(now.getTime()) });
+    // AAPL: offer at the Lower Price Band, and a day low 11% below the prior close (Rule 201).
+    await redis.hset(k("md:quote:AAPL"), { bid: "94.9", ask: "95", low: "89", ts: String(now.getTime()) });
+    await t.rt.guards.runOnce({ guard: "luld_ssr" });
+    now = new Date(now.getTime() + 16_000);
+    await redis.hset(k("md:quote:AAPL"), { ts: String(now.getTime()) });
+    await redis.hset(k("md:quote:XYZ"), { ts: String(now.getTime()) });
+    const r = await t.rt.guards.runOnce({ guard: "luld_ssr" });
+    expect(r.guards[0]).toMatchObject({ state: "critical" });
+    const keys = r.findings.map((f) => f.key);
+    expect(keys).toContain("luld_ssr:pause:AAPL");
+    expect(keys).toContain("luld_ssr:data_invalid:XYZ");
+    expect(keys).toContain("luld_ssr:trades_invalid:XYZ");
+    expect(keys).not.toContain("luld_ssr:data_invalid");
+    expect(JSON.parse((await redis.hget(k("luld:paused"), "AAPL"))!)).toMatchObject({ side: "down" });
+    expect(JSON.parse((await redis.hget(k("ssr:active"), "AAPL"))!)).toMatchObject({
+      source: "trade",
+      price: "89",
+      until: "2026-11-28T05:00:00.000Z",
+    });
+    expect(await redis.hget(k("ssr:active"), "XYZ")).toBeNull();
   });
 });

@@ -109,6 +109,16 @@ describe("pdt_locate guard: Reg SHO Rule 203(b)(1) inventory", () => {
     const f = byKey(evaluate({ etb: [["GME", asOf]] }));
     expect(f["pdt_locate:etb_stale"] !== undefined).toBe(warned);
   });
+
+  it("judges a 150,000-entry ETB list by its newest (last, ascending) entry without overflowing the stack", () => {
+    const n = 150_000;
+    const old = NOW.getTime() - 48 * 3600_000;
+    const etb = Array.from({ length: n }, (_, i): [string, number] => [`S${i}`, old + i]);
+    expect(byKey(evaluate({ etb }))["pdt_locate:etb_stale"]).toMatchObject({ severity: "warn" });
+    etb[n - 1] = ["LAST", NOW.getTime() - 3600_000]; // today's list loaded: the newest score is the last
+    expect(byKey(evaluate({ etb }))["pdt_locate:etb_stale"]).toBeUndefined();
+    expect(byKey(evaluate({ etb: [] }))["pdt_locate:etb_stale"]).toBeUndefined();
+  });
 });
 
 describe("pdt_locate guard through the runner (real Redis)", () => {

@@ -185,6 +185,9 @@ describe("policy_watchdog malformed Redis values", () => {
     ["1795623594.5", "expected epoch milliseconds"],
     ["-1795623594000", "expected epoch milliseconds"],
     ["1795623594", "looks like epoch seconds"],
+    // Matches the 16-digit pattern but is beyond the largest JS Date (8.64e15): used to throw in toISOString().
+    ["9999999999999999", "expected epoch milliseconds"],
+    ["8640000000000001", "expected epoch milliseconds"],
   ])("last_update %j is data invalid (critical, floor set)", (lastUpdate, hint) => {
     const fs = run(healthy({ lastUpdate }));
     expect(fs[0]).toMatchObject({ key: "policy_watchdog:data_invalid", severity: "critical" });
@@ -194,6 +197,15 @@ describe("policy_watchdog malformed Redis values", () => {
       reasons: ["invalid"],
       last_update: null,
     });
+  });
+  it("survives out-of-range epoch values in its bookkeeping keys (restart clock, low-since clock)", () => {
+    const fs = run(
+      healthy({ lastUpdate: "9999999999999999", restartAt: "9999999999999999", lowSince: "9999999999999999" }),
+    );
+    expect(actions(fs)).toContainEqual({ op: "set", key: "policy:weight_floor", value: "0.05" });
+    expect(published(fs)).toHaveLength(1);
+    const m = policyWatchdog.measure!({ values: healthy({ lastUpdate: "9999999999999999" }), probe: { at: T0 } }, cfg);
+    expect(m.find((x) => x.name === "tradeguard_policy_last_update_timestamp_seconds")!.value).toBeNaN();
   });
   it("treats a last_update far in the future as invalid, and a little skew as fresh", () => {
     expect(run(healthy({ lastUpdate: String(T0 + 60_000) }))).toEqual([]);

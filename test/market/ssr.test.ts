@@ -70,6 +70,34 @@ describe("Reg SHO Rule 201(b)(1)(ii): the rest of the day and the following (tra
   });
 });
 
+describe("Rule 201(b)(1)(ii) and the feed's SIP indicator (on through the restriction's second day)", () => {
+  const tue = applySsrTrigger(
+    null,
+    { at: et("2026-03-03T10:00:00"), source: "trade", prevClose: "10", price: "8.9" },
+    et("2026-03-03T10:00:00"),
+  );
+  it("Tue 2026-03-03 trigger ends 2026-03-05T05:00Z although the indicator is still on Wednesday", () => {
+    expect(tue).toMatchObject({ until: "2026-03-05T05:00:00.000Z", source: "trade" });
+    const wed = et("2026-03-04T10:00:00");
+    expect(applySsrTrigger(tue, { at: wed, source: "feed" }, wed)).toBe(tue);
+    expect(ssrActive(tue, et("2026-03-05T00:00:00"))).toBe(false);
+  });
+  it("a restriction known only from the indicator lasts to the end of the current New York day", () => {
+    const at = et("2026-03-04T10:00:00");
+    expect(applySsrTrigger(null, { at, source: "feed" }, at)).toEqual({
+      triggered_at: at.toISOString(),
+      until: "2026-03-05T05:00:00.000Z",
+      source: "feed",
+    });
+  });
+  it("a price-based trigger on the indicator's day still runs to the end of the following trading day", () => {
+    const at = et("2026-03-04T10:00:00");
+    const feed = applySsrTrigger(null, { at, source: "feed" }, at);
+    const trade = applySsrTrigger(feed, { at, source: "trade", prevClose: "10", price: "8.9" }, at);
+    expect(trade).toMatchObject({ until: "2026-03-06T05:00:00.000Z", source: "trade", triggered_at: at.toISOString() });
+  });
+});
+
 describe("Reg SHO Rule 201(b)(1)(i): short sales only above the national best bid", () => {
   it.each([
     ["10.01", "10.00", true, "one tick above the NBB"],
