@@ -45,7 +45,11 @@ async function seed(redis: Redis, prefix: string): Promise<void> {
     .hset(
       k.raw("pdt"),
       "A1",
-      JSON.stringify({ equity: "100000", activity: { "2026-11-25": { day_trades: 1, trades: 40 } } }),
+      JSON.stringify({
+        equity: "100000",
+        activity: { "2026-11-25": { day_trades: 1, trades: 40 } },
+        updated_at: new Date(NOW).toISOString(),
+      }),
     )
     .hset(k.raw("locates"), "L1", JSON.stringify({ symbol: "GME", qty: 500, expires_at: until }))
     .zadd(k.raw("etb"), String(NOW - 3600_000), "AAPL")

@@ -3,8 +3,15 @@
 import { Decimal } from "decimal.js";
 import { addDays, type Closures, calendarDay, nyDate, nyInstant } from "../market/calendar.js";
 import { locateCoverage } from "../market/locate.js";
-import { type PdtRegime, type PdtStatus, pdtStatus } from "../market/pdt.js";
-import type { Mode } from "../state/keys.js";
+import {
+  INTRADAY_RECORD_MAX_AGE_MS,
+  PDT_RECORD_MAX_AGE_MS,
+  type PdtRegime,
+  type PdtStatus,
+  pdtStatus,
+  pdtUpdatedAtMs,
+} from "../market/pdt.js";
+import { MARKET_KEYS, type Mode } from "../state/keys.js";
 import type { GateFlags } from "./flags.js";
 
 export type Side = "buy" | "sell" | "sell_short";
@@ -40,6 +47,15 @@ export interface DecideOptions {
   marketRulesBrokers: ReadonlySet<string> | null;
   /** Allow orders outside the regular session (extended hours). */
   allowExtendedHours: boolean;
+  /**
+   * An account of a market-rules broker with no `pdt` record may not add exposure (`pdt_data_missing`). Default true;
+   * false = such accounts are not checked for PDT / intraday margin (a record that exists is always enforced).
+   */
+  pdtRequired?: boolean;
+  /** Maximum age of a record's `updated_at` under "pdt_4210" (FINRA 4210(f)(8)(B)). Default 24 h. */
+  pdtMaxAgeMs?: number;
+  /** Maximum age of a record's `updated_at` under "intraday_margin". Default 15 min. */
+  intradayMaxAgeMs?: number;
 }
 
 /** The connection state the decision depends on. */
@@ -50,6 +66,22 @@ export interface Connectivity {
   down: string | null;
   /** What the gate does when Redis is unreachable. */
   downMode: "halt" | "reduce_only";
+  /** The reason code for `down`: Redis unreachable (default), or the full re-read failing for too long. */
+  downCode?: "redis_unreachable" | "flags_stale";
+}
+
+/** The mode check() applies, and the dead-man's switch (shared by decide() and the gate's view()). */
+export function effectiveMode(
+  flags: GateFlags,
+  conn: Connectivity,
+  now: number,
+  heartbeatMaxAgeMs: number,
+): { mode: Mode; beforeDeadMansSwitch: Mode; hbAge: number | null; deadMansSwitch: boolean } {
+  const hbAge = flags.heartbeatMs === null ? null : now - flags.heartbeatMs;
+  const deadMansSwitch = hbAge === null || hbAge > heartbeatMaxAgeMs;
+  let m: Mode = !conn.loaded || flags.modeInvalid ? "halt" : flags.mode;
+  if (conn.down) m = conn.downMode === "halt" || m === "halt" ? "halt" : "reduce_only";
+  return { mode: deadMansSwitch && m === "active" ? "reduce_only" : m, beforeDeadMansSwitch: m, hbAge, deadMansSwitch };
 }
 
 /** In-process quotes given by the trading process (`gate.updateQuote`): symbol → {bid, ts}. */
@@ -65,7 +97,10 @@ export class DecideCache {
     closes: number;
     reason: string | null;
   } | null = null;
-  readonly pdt = new Map<string, { date: string; status: PdtStatus; headroom: Scaled | null }>();
+  readonly pdt = new Map<
+    string,
+    { date: string; status: PdtStatus; headroom: Scaled | null; updatedMs: number | null; maxAgeMs: number }
+  >();
   /** Per strategy: its limits scaled by the event lock's `cap`. */
   readonly locked = new Map<string, { maxQty: number | null; maxNotional: Scaled | null }>();
   /** Notional caps as exact scaled integers, by the Decimal they came from. */
@@ -189,17 +224,14 @@ export function decide(
   }
 
   // 2. The effective mode: the strictest of the mode key, Redis reachability and the dead-man's switch.
-  let mode: Mode = flags.mode;
-  if (conn.down) {
-    if (conn.downMode === "halt") {
-      return { allow: false, reasons: [`redis_unreachable: ${conn.down}; treating as halt`] };
-    }
-    if (mode === "active") mode = "reduce_only";
+  const eff = effectiveMode(flags, conn, now, opts.heartbeatMaxAgeMs);
+  if (conn.down && conn.downMode === "halt") {
+    return { allow: false, reasons: [`${conn.downCode ?? "redis_unreachable"}: ${conn.down}; treating as halt`] };
   }
   if (flags.modeInvalid) {
     return { allow: false, reasons: [`mode_invalid: ${flags.modeInvalid}; treating as halt`] };
   }
-  if (mode === "halt") {
+  if (eff.mode === "halt") {
     return {
       allow: false,
       reasons: [
@@ -208,16 +240,15 @@ export function decide(
     };
   }
   const reducing = order.reduceOnly === true && order.side !== "sell_short";
-  if (mode === "reduce_only" && !reducing) {
+  if (eff.beforeDeadMansSwitch === "reduce_only" && !reducing) {
     reasons.push(
       conn.down
-        ? `mode_reduce_only: Redis unreachable (${conn.down}); only reduce-only orders`
+        ? `mode_reduce_only: ${conn.downCode === "flags_stale" ? "flags stale" : "Redis unreachable"} (${conn.down}); only reduce-only orders`
         : `mode_reduce_only: only reduce-only orders${flags.modeReason ? ` (${flags.modeReason})` : ""}`,
     );
   }
-  const hb = flags.heartbeatMs;
-  const hbAge = hb === null ? null : now - hb;
-  if ((hbAge === null || hbAge > opts.heartbeatMaxAgeMs) && !reducing) {
+  const hbAge = eff.hbAge;
+  if (eff.deadMansSwitch && !reducing) {
     reasons.push(
       hbAge === null
         ? "dead_mans_switch: heartbeat:bot is absent (no tradeguard bot has run); failing safe to reduce-only"
@@ -238,14 +269,22 @@ export function decide(
         `market_closed: outside the NYSE regular session${s.reason ? ` (${s.reason})` : ""}; next regular session opens ${Number.isFinite(s.opens) && now < s.opens ? fmtTime(s.opens) : "on the next trading day"}`,
       );
     }
-    const pause = flags.luldPaused.get(order.symbol);
-    if (pause !== undefined && pause > now) {
+    const luldErr = flags.unreadable.get(MARKET_KEYS.luldPaused);
+    const pause = luldErr ? Number.POSITIVE_INFINITY : flags.luldPaused.get(order.symbol);
+    if (luldErr) {
+      reasons.push(
+        `luld_pause: ${MARKET_KEYS.luldPaused} is unreadable (${luldErr}); every symbol is treated as paused (LULD Plan Section VII)`,
+      );
+    } else if (pause !== undefined && pause > now) {
       reasons.push(
         `luld_pause: ${order.symbol} is in a LULD Trading Pause until ${fmtTime(pause)} (LULD Plan Section VII)`,
       );
     }
     if (order.side === "sell_short") {
-      const ssrUntil = flags.ssr.get(order.symbol);
+      // ssr:active unreadable: every symbol is treated as restricted (the price test applies until it is readable).
+      const ssrUntil = flags.unreadable.has(MARKET_KEYS.ssrActive)
+        ? Number.POSITIVE_INFINITY
+        : flags.ssr.get(order.symbol);
       if (ssrUntil !== undefined && ssrUntil > now) {
         const local = localQuotes?.get(order.symbol);
         const remote = flags.quotes.get(order.symbol);
@@ -278,10 +317,20 @@ export function decide(
       } else if (cover.via === "locate" && cover.available < maxQty) [maxQty, capBy] = [cover.available, "locates"];
     }
     if (!reducing) {
+      const pdtErr = flags.unreadable.get(MARKET_KEYS.pdt);
       const acct = flags.pdt.get(order.account);
-      if (acct && "invalid" in acct) {
+      if (pdtErr) {
+        reasons.push(`pdt_data_invalid: the ${MARKET_KEYS.pdt} hash is unreadable (${pdtErr}); no new exposure`);
+      } else if (!acct) {
+        // FINRA 4210(f)(8)(B): whether the account may day trade depends on its day trades and equity; without a
+        // record the gate cannot know, so it does not grant unrestricted new exposure (opt out: pdtRequired false).
+        if (opts.pdtRequired ?? true)
+          reasons.push(
+            `pdt_data_missing: account ${order.account} has no record in ${MARKET_KEYS.pdt}; no new exposure until the back office writes one`,
+          );
+      } else if ("invalid" in acct) {
         reasons.push(`pdt_data_invalid: the pdt record of account ${order.account} is unreadable (${acct.invalid})`);
-      } else if (acct) {
+      } else {
         const date = session(cache, now, flags.closures).date;
         let entry = cache.pdt.get(order.account);
         if (!entry || entry.date !== date) {
@@ -290,11 +339,23 @@ export function decide(
             status.regime === "intraday_margin" && status.intradayHeadroom !== null
               ? toScaled(status.intradayHeadroom)
               : null;
-          entry = { date, status, headroom };
+          const maxAgeMs =
+            status.regime === "intraday_margin"
+              ? (opts.intradayMaxAgeMs ?? INTRADAY_RECORD_MAX_AGE_MS)
+              : (opts.pdtMaxAgeMs ?? PDT_RECORD_MAX_AGE_MS);
+          entry = { date, status, headroom, updatedMs: pdtUpdatedAtMs(acct), maxAgeMs };
           cache.pdt.set(order.account, entry);
         }
         const st = entry.status;
-        if (st.blocked) reasons.push(`${st.blocked.code}: account ${order.account}: ${st.blocked.reason}`);
+        if (entry.updatedMs === null) {
+          reasons.push(
+            `pdt_data_stale: the pdt record of account ${order.account} has no readable updated_at; its age is unknown`,
+          );
+        } else if (now - entry.updatedMs > entry.maxAgeMs) {
+          reasons.push(
+            `pdt_data_stale: the pdt record of account ${order.account} was updated ${Math.round((now - entry.updatedMs) / 60_000)} min ago (limit ${Math.round(entry.maxAgeMs / 60_000)} min under ${st.regime})`,
+          );
+        } else if (st.blocked) reasons.push(`${st.blocked.code}: account ${order.account}: ${st.blocked.reason}`);
         else if (entry.headroom) {
           q = floorShares(entry.headroom, price);
           if (q < maxQty) [maxQty, capBy] = [q, "intraday"];
@@ -334,7 +395,12 @@ export function decide(
         }
       }
     }
-    if (sc && "invalid" in sc) {
+    const capsErr = flags.unreadable.get(MARKET_KEYS.strategyCaps);
+    if (capsErr) {
+      reasons.push(
+        `strategy_caps_invalid: ${MARKET_KEYS.strategyCaps} is unreadable (${capsErr}); no new exposure for any strategy`,
+      );
+    } else if (sc && "invalid" in sc) {
       reasons.push(`strategy_caps_invalid: strategy:caps entry of ${order.strategy} is unreadable (${sc.invalid})`);
     } else if (sc) {
       if (sc.halted) reasons.push(`strategy_halted: ${order.strategy}${sc.reason ? ` (${sc.reason})` : ""}`);

@@ -55,6 +55,14 @@ export interface GateFlags {
   caps: Map<string, StrategyCap | { invalid: string }>;
   /** National best bids read from `md:quote:<symbol>` for the symbols under Rule 201: symbol → {bid, ts}. */
   quotes: Map<string, { bid: number; ts: number }>;
+  /**
+   * Whole keys the last full read could not read (e.g. WRONGTYPE after a `SET strategy:caps oops`): key name → the
+   * error. Each is applied strictly by decide(): `strategy:caps` → no new exposure for any strategy; `luld:paused` →
+   * every symbol paused; `ssr:active` → every symbol under the Rule 201 price test; `pdt` → every account's record
+   * unreadable; `risk:event_lock` → a lock that allows no new exposure (parsed as such here); `locates` / `etb` →
+   * none (no short sale is covered).
+   */
+  unreadable: Map<string, string>;
 }
 
 /** Flags before anything was read (never used to allow an order: the gate is "not ready" until the first load). */
@@ -74,6 +82,7 @@ export function emptyFlags(): GateFlags {
     pdt: new Map(),
     caps: new Map(),
     quotes: new Map(),
+    unreadable: new Map(),
   };
 }
 
@@ -105,16 +114,15 @@ const eventLockSchema = z.object({
   exempt: z.array(z.string()).default([]),
 });
 
+/** A lock that allows no new exposure (the key or its value could not be read). */
+export function invalidEventLock(invalid: string): EventLock {
+  return { event: "?", until: null, cap: new Decimal(0), exempt: new Set(), invalid };
+}
+
 /** risk:event_lock → the lock, or null when absent. Unreadable → a lock that allows no new exposure. */
 export function parseEventLock(raw: string | null): EventLock | null {
   if (raw === null) return null;
-  const bad = (invalid: string): EventLock => ({
-    event: "?",
-    until: null,
-    cap: new Decimal(0),
-    exempt: new Set(),
-    invalid,
-  });
+  const bad = invalidEventLock;
   let v: unknown;
   try {
     v = JSON.parse(raw);

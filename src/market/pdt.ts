@@ -65,9 +65,31 @@ export const pdtAccountSchema = z.object({
   /** Intraday margin regime: the account's intraday buying power and current intraday exposure, in dollars. */
   intraday_buying_power: decimalString.optional(),
   intraday_exposure: decimalString.optional(),
+  /** When the back office wrote the figures (ISO 8601 with offset). The gate refuses opening orders without it. */
   updated_at: z.string().optional(),
 });
 export type PdtAccount = z.infer<typeof pdtAccountSchema>;
+
+/**
+ * Default maximum age of a `pdt` record's `updated_at` under "pdt_4210": 24 h. FINRA 4210(f)(8)(B) counts day trades
+ * over five business days and tests the $25,000 minimum equity "prior to any day-trading activities"; a record
+ * written at least once a day (e.g. start-of-day equity and the previous days' activity) is what that needs, and an
+ * older one may miss yesterday's day trades or a call issued since.
+ */
+export const PDT_RECORD_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+/**
+ * Default maximum age under "intraday_margin": 15 min. The intraday margin standard (SR-FINRA-2025-017, replacing
+ * 4210(f)(8)(B)) is about exposure *during* the day; buying power reported an hour ago says little about the deficit
+ * an order would create now.
+ */
+export const INTRADAY_RECORD_MAX_AGE_MS = 15 * 60 * 1000;
+
+/** `updated_at` as epoch ms; null when absent or not a time (the record's age is then unknown). */
+export function pdtUpdatedAtMs(account: PdtAccount): number | null {
+  if (account.updated_at === undefined) return null;
+  const t = Date.parse(account.updated_at);
+  return Number.isNaN(t) ? null : t;
+}
 
 /** Rule 4210(f)(8)(B)(ii): four or more day trades that are more than 6% of all trades (exact integer test). */
 export function meetsPatternDayTrader(dayTrades: number, trades: number): boolean {

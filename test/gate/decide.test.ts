@@ -32,8 +32,17 @@ const opts: DecideOptions = {
 };
 const up: Connectivity = { loaded: true, down: null, downMode: "halt" };
 
+/** A pdt record for the default account A1 written a minute before `t` (without one: pdt_data_missing). */
+const pdtAt = (t: number) =>
+  parsePdt({ A1: JSON.stringify({ equity: "50000", updated_at: new Date(t - 60_000).toISOString() }) });
 function flags(over: Partial<GateFlags> = {}): GateFlags {
-  return { ...emptyFlags(), ...parseMode(null, {}), heartbeatMs: NOW - 1_000, ...over };
+  return {
+    ...emptyFlags(),
+    ...parseMode(null, {}),
+    heartbeatMs: NOW - 1_000,
+    pdt: pdtAt(NOW),
+    ...over,
+  };
 }
 const order = (o: Partial<OrderCheck> = {}): OrderCheck => ({
   broker: "alpaca",
@@ -121,7 +130,7 @@ describe("gate decision: market hours (NYSE calendar + market:closures)", () => 
     ["2026-11-28T11:00:00-05:00", false, "Saturday"],
   ])("%s → allowed = %s (%s)", (iso, ok) => {
     const now = Date.parse(iso);
-    const r = run({}, flags({ heartbeatMs: now }), { now });
+    const r = run({}, flags({ heartbeatMs: now, pdt: pdtAt(now) }), { now });
     expect(r.allow).toBe(ok);
     if (!ok) expect(codes(r)).toEqual(["market_closed"]);
   });
@@ -205,10 +214,11 @@ describe("gate decision: Reg SHO Rule 201 price test and Rule 203 locate", () =>
 describe("gate decision: PDT (FINRA 4210(f)(8)(B)) and intraday margin (SR-FINRA-2025-017)", () => {
   const days = ["2026-11-19", "2026-11-20", "2026-11-23", "2026-11-24", "2026-11-25"];
   const activity = Object.fromEntries(days.map((d) => [d, { day_trades: 1, trades: 4 }]));
+  const updated_at = new Date(NOW - 60_000).toISOString();
   const pdt = parsePdt({
-    SMALL: JSON.stringify({ equity: "20000", activity }),
-    BIG: JSON.stringify({ equity: "50000", activity }),
-    IM: JSON.stringify({ equity: "1000", intraday_buying_power: "10000", intraday_exposure: "8000" }),
+    SMALL: JSON.stringify({ equity: "20000", activity, updated_at }),
+    BIG: JSON.stringify({ equity: "50000", activity, updated_at }),
+    IM: JSON.stringify({ equity: "1000", intraday_buying_power: "10000", intraday_exposure: "8000", updated_at }),
     BAD: "{",
   });
 
@@ -216,7 +226,8 @@ describe("gate decision: PDT (FINRA 4210(f)(8)(B)) and intraday margin (SR-FINRA
     expect(codes(run({ account: "SMALL" }, flags({ pdt })))).toEqual(["pdt_min_equity"]);
     expect(run({ account: "SMALL", side: "sell", reduceOnly: true }, flags({ pdt })).allow).toBe(true);
     expect(run({ account: "BIG" }, flags({ pdt })).allow).toBe(true);
-    expect(run({ account: "UNLISTED" }, flags({ pdt })).allow).toBe(true);
+    // Was `.allow === true`: an account without a record got unrestricted new exposure (the review's defect 3).
+    expect(codes(run({ account: "UNLISTED" }, flags({ pdt })))).toEqual(["pdt_data_missing"]);
     expect(codes(run({ account: "BAD" }, flags({ pdt })))).toEqual(["pdt_data_invalid"]);
   });
 
@@ -226,6 +237,85 @@ describe("gate decision: PDT (FINRA 4210(f)(8)(B)) and intraday margin (SR-FINRA
     const r = run({ account: "IM", price: 100, qty: 30 }, flags({ pdt }), im);
     expect(r).toMatchObject({ allow: false, maxQty: 20 });
     expect(run({ account: "IM", price: 100, qty: 20 }, flags({ pdt }), im).allow).toBe(true);
+  });
+
+  it("no record: pdt_data_missing for non-reducing orders of market-rules brokers; pdtRequired: false opts out", () => {
+    const f = flags({ pdt: new Map() });
+    const r = run({}, f);
+    expect(r.reasons).toEqual([
+      "pdt_data_missing: account A1 has no record in pdt; no new exposure until the back office writes one",
+    ]);
+    expect(run({ side: "sell", reduceOnly: true }, f).allow).toBe(true);
+    expect(run({}, f, { opt: { pdtRequired: false } }).allow).toBe(true);
+    // Brokers the market rules do not apply to are not checked for PDT at all.
+    expect(run({ broker: "binance" }, f, { opt: { marketRulesBrokers: new Set(["alpaca"]) } }).allow).toBe(true);
+  });
+
+  it("a record older than its maximum age (or without updated_at) is pdt_data_stale: 24 h under 4210, 15 min intraday", () => {
+    const at = (ms: number) => new Date(NOW - ms).toISOString();
+    const p = parsePdt({
+      OLD: JSON.stringify({ equity: "50000", updated_at: at(25 * 3600_000) }),
+      DAY: JSON.stringify({ equity: "50000", updated_at: at(23 * 3600_000) }),
+      NOTIME: JSON.stringify({ equity: "50000" }),
+      BADTIME: JSON.stringify({ equity: "50000", updated_at: "yesterday" }),
+      IM20: JSON.stringify({ equity: "1", intraday_buying_power: "1000000", updated_at: at(20 * 60_000) }),
+      IM10: JSON.stringify({ equity: "1", intraday_buying_power: "1000000", updated_at: at(10 * 60_000) }),
+    });
+    const f = flags({ pdt: p });
+    expect(run({ account: "OLD" }, f).reasons).toEqual([
+      "pdt_data_stale: the pdt record of account OLD was updated 1500 min ago (limit 1440 min under pdt_4210)",
+    ]);
+    expect(run({ account: "DAY" }, f).allow).toBe(true);
+    expect(codes(run({ account: "NOTIME" }, f))).toEqual(["pdt_data_stale"]);
+    expect(codes(run({ account: "BADTIME" }, f))).toEqual(["pdt_data_stale"]);
+    expect(run({ account: "OLD", side: "sell", reduceOnly: true }, f).allow).toBe(true);
+    expect(run({ account: "OLD" }, f, { opt: { pdtMaxAgeMs: 26 * 3600_000 } }).allow).toBe(true);
+    const im = { opt: { pdtRegime: "intraday_margin" as const } };
+    expect(codes(run({ account: "IM20" }, f, im))).toEqual(["pdt_data_stale"]);
+    expect(run({ account: "IM10" }, f, im).allow).toBe(true);
+    expect(run({ account: "IM20" }, f, { opt: { ...im.opt, intradayMaxAgeMs: 30 * 60_000 } }).allow).toBe(true);
+    // The age is compared with the clock of each check, not only when the record was first evaluated.
+    const cache = new DecideCache();
+    const o = order({ account: "DAY" });
+    expect(decide(o, f, NOW, opts, up, cache).allow).toBe(true);
+    const later = NOW + 2 * 3600_000;
+    expect(codes(decide(o, { ...f, heartbeatMs: later }, later, opts, up, cache))).toEqual(["pdt_data_stale"]);
+  });
+});
+
+describe("gate decision: whole keys unreadable (WRONGTYPE) are applied strictly", () => {
+  const bad = (key: string) => flags({ unreadable: new Map([[key, "WRONGTYPE Operation against a key"]]) });
+
+  it("strategy:caps → no new exposure for any strategy; reducing orders pass", () => {
+    const f = bad("strategy:caps");
+    expect(run({}, f).reasons).toEqual([
+      "strategy_caps_invalid: strategy:caps is unreadable (WRONGTYPE Operation against a key); no new exposure for any strategy",
+    ]);
+    expect(run({ side: "sell", reduceOnly: true }, f).allow).toBe(true);
+  });
+
+  it("luld:paused → every symbol paused; ssr:active → every short sale under the price test; pdt → every account", () => {
+    expect(codes(run({ symbol: "MSFT", side: "sell", reduceOnly: true }, bad("luld:paused")))).toEqual(["luld_pause"]);
+    const etb = new Map([["MSFT", NOW - 60_000]]);
+    const short = { symbol: "MSFT", side: "sell_short" as const, qty: 1, price: 10 };
+    expect(run(short, flags({ etb })).allow).toBe(true);
+    expect(codes(run(short, { ...bad("ssr:active"), etb }))).toEqual(["ssr_no_quote"]);
+    expect(codes(run({}, bad("pdt")))).toEqual(["pdt_data_invalid"]);
+  });
+
+  it("a flags_stale connectivity refuses with its own code", () => {
+    const stale: Connectivity = {
+      loaded: true,
+      down: "last full re-read 30 s ago",
+      downMode: "halt",
+      downCode: "flags_stale",
+    };
+    expect(run({}, flags(), { conn: stale }).reasons).toEqual([
+      "flags_stale: last full re-read 30 s ago; treating as halt",
+    ]);
+    const soft: Connectivity = { ...stale, downMode: "reduce_only" };
+    expect(codes(run({}, flags(), { conn: soft }))).toEqual(["mode_reduce_only"]);
+    expect(run({ side: "sell", reduceOnly: true }, flags(), { conn: soft }).allow).toBe(true);
   });
 });
 
@@ -276,8 +366,9 @@ describe("gate decision: input validation and reason aggregation", () => {
   );
 
   it("lists every reason, not just the first", () => {
-    const f = flags({ ...parseMode("reduce_only", {}), heartbeatMs: null });
-    const r = run({ symbol: "GME", side: "sell_short" }, f, { now: Date.parse("2026-11-28T12:00:00-05:00") });
+    const now = Date.parse("2026-11-28T12:00:00-05:00");
+    const f = flags({ ...parseMode("reduce_only", {}), heartbeatMs: null, pdt: pdtAt(now) });
+    const r = run({ symbol: "GME", side: "sell_short" }, f, { now });
     expect(codes(r)).toEqual(["mode_reduce_only", "dead_mans_switch", "market_closed", "no_locate"]);
   });
 });

@@ -316,6 +316,8 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
       prefix: t.env.REDIS_PREFIX,
       now: () => now.getTime(),
       pollMs: 60_000,
+      // This test is about LULD; account "A" has no PDT record (which the gate otherwise refuses as pdt_data_missing).
+      pdtRequired: false,
     });
     opened.push(() => gate.close());
     const order = {

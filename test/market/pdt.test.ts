@@ -2,11 +2,14 @@ import { describe, expect, it } from "vitest";
 import {
   callDeadline,
   dayTradeWindow,
+  INTRADAY_RECORD_MAX_AGE_MS,
   intradayMaxQty,
   meetsPatternDayTrader,
+  PDT_RECORD_MAX_AGE_MS,
   type PdtAccount,
   pdtAccountSchema,
   pdtStatus,
+  pdtUpdatedAtMs,
   restrictionUntil,
 } from "../../src/market/pdt.js";
 
@@ -132,5 +135,20 @@ describe("SR-FINRA-2025-017: the intraday margin regime replaces the count and t
     expect(
       pdtAccountSchema.safeParse({ equity: 25000, activity: { "2026-02-30": { day_trades: 1, trades: 1 } } }).success,
     ).toBe(false);
+  });
+});
+
+describe("the record's age (updated_at)", () => {
+  it("parses updated_at to epoch ms; absent or not a time is null (unknown age)", () => {
+    expect(pdtUpdatedAtMs(acct({ equity: "1", updated_at: "2026-11-25T16:00:00Z" }))).toBe(
+      Date.parse("2026-11-25T16:00:00Z"),
+    );
+    expect(pdtUpdatedAtMs(acct({ equity: "1" }))).toBeNull();
+    expect(pdtUpdatedAtMs(acct({ equity: "1", updated_at: "yesterday" }))).toBeNull();
+  });
+
+  it("defaults: 24 h for the 4210(f)(8)(B) count, 15 min for intraday buying power", () => {
+    expect(PDT_RECORD_MAX_AGE_MS).toBe(86_400_000);
+    expect(INTRADAY_RECORD_MAX_AGE_MS).toBe(900_000);
   });
 });
