@@ -42,6 +42,20 @@ export interface KeyRead {
    * set → string[]; zset → [member, score][] (WITHSCORES, ascending); list → string[] (whole list).
    */
   schema: z.ZodType;
+  /**
+   * "fail" (default): a Redis error or schema failure on this read stops the guard with a "data invalid" finding.
+   * "value": evaluate receives a ReadFailure instead, so a guard that reads many per-symbol keys can skip the one
+   * that is broken and still judge the others.
+   */
+  onError?: "fail" | "value";
+}
+
+/** What a read declared with `onError: "value"` yields when Redis refused it or its value failed the schema. */
+export class ReadFailure {
+  constructor(
+    readonly key: string,
+    readonly message: string,
+  ) {}
 }
 
 /** What `evaluate` receives: the validated values by read name, and the probe's result when the guard has one. */

@@ -13,7 +13,8 @@
 //
 // One symbol's unreadable data never blinds the guard to the others: the per-symbol keys are declared with
 // schemas that accept anything, and each symbol's values are validated here (a `data_invalid:<symbol>` finding and
-// that symbol skipped). A Redis error on a per-symbol key (e.g. WRONGTYPE) still stops the whole tick in the runner.
+// that symbol skipped); they are read with `onError: "value"`, so even a Redis error on one of them (e.g. WRONGTYPE)
+// affects only its symbol.
 //
 // Limits of an estimate (see docs/runbook/market-rules.md): the SIPs and the primary listing exchange are the
 // authority. A feed that has their Trading Pause or short-sale-restriction indicators writes them (`halted`, `ssr`
@@ -35,7 +36,7 @@ import {
   updateReference,
 } from "../market/luld.js";
 import { applySsrTrigger, type SsrRecord, ssrActive, ssrTriggered } from "../market/ssr.js";
-import { defineGuard, type Finding, type FlagChange } from "./guard.js";
+import { defineGuard, type Finding, type FlagChange, type KeyRead, ReadFailure } from "./guard.js";
 
 export const SOP_LULD = "sop-luld";
 export const SOP_SSR = "sop-ssr";
@@ -160,6 +161,10 @@ function symbolValues(
   const problems: string[] = [];
   const check = <T>(name: string, key: string, schema: z.ZodType<T>, empty: T): T => {
     const raw = v[name];
+    if (raw instanceof ReadFailure) {
+      problems.push(`${key}: ${raw.message}`);
+      return empty;
+    }
     if (raw === undefined || raw === null) return empty;
     const r = schema.safeParse(raw);
     if (r.success) return r.data;
@@ -253,7 +258,7 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
   schedule: "*/5 * * * * *",
   config: configSchema,
   reads(c) {
-    const r: Record<string, { key: string; type: "hash" | "zset"; schema: z.ZodType }> = {
+    const r: Record<string, KeyRead> = {
       prevClose: { key: MARKET_KEYS.prevClose, type: "hash", schema: hashSchema },
       ssr: { key: MARKET_KEYS.ssrActive, type: "hash", schema: hashSchema },
       paused: { key: MARKET_KEYS.luldPaused, type: "hash", schema: hashSchema },
@@ -261,9 +266,15 @@ export const luldSsrGuard = defineGuard<LuldSsrConfig, Values, Probe>({
     };
     for (const s of c.symbols) {
       // Validated per symbol in evaluate (symbolValues): one symbol's garbage must not stop the others.
-      r[rn("trades", s.symbol)] = { key: MARKET_KEYS.trades(s.symbol), type: "zset", schema: anything };
-      r[rn("quote", s.symbol)] = { key: MARKET_KEYS.quote(s.symbol), type: "hash", schema: anything };
-      r[rn("state", s.symbol)] = { key: MARKET_KEYS.luld(s.symbol), type: "hash", schema: anything };
+      // onError "value": even a key of the wrong Redis type (WRONGTYPE) only affects its own symbol.
+      r[rn("trades", s.symbol)] = {
+        key: MARKET_KEYS.trades(s.symbol),
+        type: "zset",
+        schema: anything,
+        onError: "value",
+      };
+      r[rn("quote", s.symbol)] = { key: MARKET_KEYS.quote(s.symbol), type: "hash", schema: anything, onError: "value" };
+      r[rn("state", s.symbol)] = { key: MARKET_KEYS.luld(s.symbol), type: "hash", schema: anything, onError: "value" };
     }
     return r;
   },

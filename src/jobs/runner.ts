@@ -14,7 +14,7 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Keys } from "../state/keys.js";
 import type { AlertPipeline } from "./alerts.js";
-import type { Finding, FlagChange, Guard, KeyRead, Snapshot } from "./guard.js";
+import { type Finding, type FlagChange, type Guard, type KeyRead, ReadFailure, type Snapshot } from "./guard.js";
 
 export type GuardState = "ok" | "warn" | "critical" | "stale" | "error";
 export const GUARD_STATE_VALUE: Record<GuardState, number> = { ok: 0, warn: 1, critical: 2, stale: 3, error: 4 };
@@ -312,14 +312,17 @@ export class GuardRunner {
           for (const l of layout) {
             if (l.entry !== e) continue;
             const [err, v] = raw[l.slot] ?? [new Error("no reply"), null];
-            if (err) {
-              invalid.push(`${l.read.key}: ${err.message}`);
-              continue;
+            let problem: string | null = null;
+            if (err) problem = err.message;
+            else {
+              const value = l.read.type === "zset" ? pairs(v as string[]) : v;
+              const parsed = l.read.schema.safeParse(value);
+              if (parsed.success) values[l.name] = parsed.data;
+              else problem = `${parsed.error.issues[0]?.message ?? "invalid"} (got ${preview(value)})`;
             }
-            const value = l.read.type === "zset" ? pairs(v as string[]) : v;
-            const parsed = l.read.schema.safeParse(value);
-            if (parsed.success) values[l.name] = parsed.data;
-            else invalid.push(`${l.read.key}: ${parsed.error.issues[0]?.message ?? "invalid"} (got ${preview(value)})`);
+            if (problem === null) continue;
+            if (l.read.onError === "value") values[l.name] = new ReadFailure(l.read.key, problem);
+            else invalid.push(`${l.read.key}: ${problem}`);
           }
           return this.evaluate(e, values, invalid, now);
         }),

@@ -382,4 +382,33 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
     });
     expect(await redis.hget(k("ssr:active"), "XYZ")).toBeNull();
   });
+
+  it("a key of the wrong Redis type for one symbol (WRONGTYPE) does not stop the pause of another", async () => {
+    let now = et("2026-11-25T10:00:00");
+    const t = await testRuntime({
+      guards: [luldSsrGuard],
+      now: () => now,
+      yaml: "guards: { luld_ssr: { symbols: [{ symbol: AAPL, tier: 1 }, { symbol: XYZ }] } }\n",
+    });
+    opened.push(() => t.cleanup());
+    const k = (n: string) => t.rt.keys.raw(n);
+    const redis = t.rt.redis;
+    await redis.hset(k("md:prev_close"), { AAPL: PC100, XYZ: pc("10", "2026-11-24") });
+    await redis.zadd(
+      k("md:trades:AAPL"),
+      String(et("2026-11-25T09:30:01").getTime()),
+      JSON.stringify({ id: "1", price: "100", size: 10 }),
+    );
+    await redis.set(k("md:quote:XYZ"), "bid=9.99 ask=10.01"); // a string where a hash belongs
+    await redis.hset(k("md:quote:AAPL"), { bid: "94.9", ask: "95", ts: String(now.getTime()) });
+    await t.rt.guards.runOnce({ guard: "luld_ssr" });
+    now = new Date(now.getTime() + 16_000);
+    await redis.hset(k("md:quote:AAPL"), { ts: String(now.getTime()) });
+    const r = await t.rt.guards.runOnce({ guard: "luld_ssr" });
+    const invalid = r.findings.find((f) => f.key === "luld_ssr:data_invalid:XYZ");
+    expect(invalid?.detail).toMatch(/WRONGTYPE/);
+    expect(r.findings.map((f) => f.key)).toContain("luld_ssr:pause:AAPL");
+    expect(r.findings.map((f) => f.key)).not.toContain("luld_ssr:data_invalid");
+    expect(JSON.parse((await redis.hget(k("luld:paused"), "AAPL"))!)).toMatchObject({ side: "down" });
+  });
 });
