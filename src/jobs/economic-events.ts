@@ -259,7 +259,7 @@ type Collected = { events: CalendarEvent[]; invalid: string[]; fileError: string
 
 /**
  * `evaluate` and `measure` receive the same snapshot object from the runner: parse `risk:events:earnings` (which
- * grows, since past earnings are never trimmed: FlagChange has no zremrangebyscore) once per tick, not twice.
+ * is trimmed of past events each tick, but can still be large) once per tick, not twice.
  */
 const collected = new WeakMap<object, { values: Values; probe: Probe | undefined; result: Collected }>();
 
@@ -406,6 +406,21 @@ export const economicEvents = defineGuard<EconomicEventsConfig, Values, Probe>({
           value: newYorkLabel(last),
         });
       }
+    }
+    // Earnings whose window closed more than a day ago are removed from the desk's sorted set (it would only grow).
+    const trimBefore = nowMs - windowOf("earnings", c).after - 86_400_000;
+    const stale = snapshot.values.earnings.filter(
+      ([, score]) => typeof score === "number" && score < trimBefore,
+    ).length;
+    if (stale > 0) {
+      findings.push({
+        ...base,
+        key: "economic_events:earnings_trimmed",
+        severity: "info",
+        title: `Earnings calendar: ${stale} past event(s) removed`,
+        detail: `Entries of ${EVENT_KEYS.earnings} whose window ended before ${new Date(trimBefore).toISOString()}.`,
+        actions: [{ op: "zremrangebyscore", key: EVENT_KEYS.earnings, min: "-inf", max: `(${trimBefore}` }],
+      });
     }
     for (const e of shippedEvents()) {
       if (!e.confirmed && e.at > nowMs && e.at - nowMs <= c.unconfirmed_warn_days * 86_400_000) {

@@ -14,6 +14,8 @@ export type FlagChange =
   | { op: "hdel"; key: string; fields: string[] }
   | { op: "sadd"; key: string; members: string[] }
   | { op: "srem"; key: string; members: string[] }
+  /** Removes sorted-set members scored in [min, max] (e.g. events that are over). */
+  | { op: "zremrangebyscore"; key: string; min: string; max: string }
   /** Publishes on a logical channel name (prefixed like keys). */
   | { op: "publish"; channel: string; message: string };
 

@@ -67,6 +67,8 @@ for i, o in ipairs(ops) do
     for _, m in ipairs(o.members) do if redis.call('SADD', key, m) == 1 then c = true end end
   elseif o.op == 'srem' then
     for _, m in ipairs(o.members) do if redis.call('SREM', key, m) == 1 then c = true end end
+  elseif o.op == 'zremrangebyscore' then
+    c = redis.call('ZREMRANGEBYSCORE', key, o.min, o.max) > 0
   elseif o.op == 'publish' then
     redis.call('PUBLISH', key, o.message)
   end
@@ -464,6 +466,8 @@ export class GuardRunner {
         case "sadd":
         case "srem":
           return { op: a.op, k: idx(a.key), ...(a.op === "hdel" ? { fields: a.fields } : { members: a.members }) };
+        case "zremrangebyscore":
+          return { op: a.op, k: idx(a.key), min: a.min, max: a.max };
         case "publish":
           return { op: a.op, k: idx(a.channel), message: a.message };
         default:

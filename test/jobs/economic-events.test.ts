@@ -386,4 +386,31 @@ describe("economic_events through the runner (real Redis)", () => {
       "earnings GOOGL (Alphabet Q4 2026) 2027-02-02 16:30 ET",
     );
   });
+
+  it("removes earnings whose window ended more than a day ago from the sorted set, keeping the others", async () => {
+    const nowMs = at("2027-02-10T15:00:00Z");
+    t = await testRuntime({
+      guards: [economicEvents],
+      now: () => new Date(nowMs),
+      yaml: "guards:\n  economic_events:\n    unconfirmed_warn_days: 0\n",
+    });
+    const { rt } = t;
+    const key = rt.keys.raw("risk:events:earnings");
+    await rt.redis.zadd(
+      key,
+      String(nowMs - 3 * 86_400_000),
+      JSON.stringify({ symbol: "OLD" }),
+      String(nowMs - 2 * 3_600_000),
+      JSON.stringify({ symbol: "RECENT" }),
+      String(nowMs + 86_400_000),
+      JSON.stringify({ symbol: "NEXT" }),
+    );
+    await rt.guards.runOnce({ guard: "economic_events" });
+    expect((await rt.redis.zrange(key, "0", "-1")).map((m) => JSON.parse(m).symbol)).toEqual(["RECENT", "NEXT"]);
+    const audit = (await rt.redis.xrange(rt.keys.auditLog, "-", "+")).map((r) => JSON.parse(r[1][1]!));
+    expect(audit.find((e) => e.action === "flag.changed")?.details).toMatchObject({
+      op: "zremrangebyscore",
+      key: "risk:events:earnings",
+    });
+  });
 });
