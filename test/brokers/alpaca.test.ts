@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import nock from "nock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { alpacaFromConfig } from "../../src/brokers/alpaca.js";
 import { BrokerHttpError } from "../../src/brokers/http.js";
@@ -18,6 +18,7 @@ import {
   shortXlk,
 } from "../support/alpaca.js";
 import { caught } from "../support/caught.js";
+import { interceptBrokerHttp } from "../support/nock.js";
 
 const BASE = ALPACA_BASE;
 const KEY_ID = ALPACA_KEY_ID;
@@ -25,17 +26,7 @@ const SECRET = ALPACA_SECRET;
 const ctx = { panicId: "p1" };
 const broker = alpacaBroker;
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect("127.0.0.1");
-});
-
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending, "every mocked Alpaca call was made").toEqual([]);
-  expect(nock.isDone()).toBe(true);
-});
+interceptBrokerHttp("Alpaca");
 
 afterAll(() => {
   nock.enableNetConnect();

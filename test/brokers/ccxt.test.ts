@@ -6,12 +6,13 @@
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import nock from "nock";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { closeClientOrderId } from "../../src/brokers/broker.js";
 import { type CcxtBroker, type CcxtBrokerConfig, ccxtFromConfig, toDecimalString } from "../../src/brokers/ccxt.js";
 import { BrokerHttpError } from "../../src/brokers/http.js";
 import { BrokerError, ConfigError } from "../../src/errors.js";
 import { caught } from "../support/caught.js";
+import { interceptBrokerHttp } from "../support/nock.js";
 
 const FAPI = "https://fapi.binance.com";
 // The example key pair from Binance's API docs ("SIGNED Endpoint Examples").
@@ -102,16 +103,7 @@ function filledMarketOrder(form: URLSearchParams, orderId: number, avgPrice: str
   };
 }
 
-beforeAll(() => {
-  nock.disableNetConnect();
-  nock.enableNetConnect("127.0.0.1");
-});
-
-afterEach(() => {
-  const pending = nock.pendingMocks();
-  nock.cleanAll();
-  expect(pending, "every mocked Binance call was made").toEqual([]);
-});
+interceptBrokerHttp("Binance");
 
 afterAll(() => {
   nock.enableNetConnect();

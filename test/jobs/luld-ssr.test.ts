@@ -295,6 +295,25 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
     while (opened.length) await opened.pop()!();
   });
 
+  /** A runtime following AAPL (tier 1, one trade at 100 after the open) and XYZ, at 10:00 New York; `now` is movable. */
+  async function twoSymbols() {
+    const clock = { now: et("2026-11-25T10:00:00") };
+    const t = await testRuntime({
+      guards: [luldSsrGuard],
+      now: () => clock.now,
+      yaml: "guards: { luld_ssr: { symbols: [{ symbol: AAPL, tier: 1 }, { symbol: XYZ }] } }\n",
+    });
+    opened.push(() => t.cleanup());
+    const k = (n: string) => t.rt.keys.raw(n);
+    await t.rt.redis.hset(k("md:prev_close"), { AAPL: PC100, XYZ: pc("10", "2026-11-24") });
+    await t.rt.redis.zadd(
+      k("md:trades:AAPL"),
+      String(et("2026-11-25T09:30:01").getTime()),
+      JSON.stringify({ id: "1", price: "100", size: 10 }),
+    );
+    return { t, k, redis: t.rt.redis, clock };
+  }
+
   it("trades and quotes written by a trading process become a pause the gate enforces", async () => {
     let now = et("2026-11-25T10:00:00");
     const t = await testRuntime({
@@ -343,30 +362,16 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
   });
 
   it("an `inf` trade score and a garbage quote for one symbol do not stop the pause and Rule 201 of another", async () => {
-    let now = et("2026-11-25T10:00:00");
-    const t = await testRuntime({
-      guards: [luldSsrGuard],
-      now: () => now,
-      yaml: "guards: { luld_ssr: { symbols: [{ symbol: AAPL, tier: 1 }, { symbol: XYZ }] } }\n",
-    });
-    opened.push(() => t.cleanup());
-    const k = (n: string) => t.rt.keys.raw(n);
-    const redis = t.rt.redis;
-    await redis.hset(k("md:prev_close"), { AAPL: PC100, XYZ: pc("10", "2026-11-24") });
-    await redis.zadd(
-      k("md:trades:AAPL"),
-      String(et("2026-11-25T09:30:01").getTime()),
-      JSON.stringify({ id: "1", price: "100", size: 10 }),
-    );
+    const { t, k, redis, clock } = await twoSymbols();
     // XYZ: one trade scored +inf (the runner reads it as NaN) and a quote whose prices are not numbers.
     await redis.zadd(k("md:trades:XYZ"), "+inf", JSON.stringify({ id: "x", price: "10", size: 1 }));
-    await redis.hset(k("md:quote:XYZ"), { bid: "abc", ask: "?", ts: String(now.getTime()) });
+    await redis.hset(k("md:quote:XYZ"), { bid: "abc", ask: "?", ts: String(clock.now.getTime()) });
     // AAPL: offer at the Lower Price Band, and a day low 11% below the prior close (Rule 201).
-    await redis.hset(k("md:quote:AAPL"), { bid: "94.9", ask: "95", low: "89", ts: String(now.getTime()) });
+    await redis.hset(k("md:quote:AAPL"), { bid: "94.9", ask: "95", low: "89", ts: String(clock.now.getTime()) });
     await t.rt.guards.runOnce({ guard: "luld_ssr" });
-    now = new Date(now.getTime() + 16_000);
-    await redis.hset(k("md:quote:AAPL"), { ts: String(now.getTime()) });
-    await redis.hset(k("md:quote:XYZ"), { ts: String(now.getTime()) });
+    clock.now = new Date(clock.now.getTime() + 16_000);
+    await redis.hset(k("md:quote:AAPL"), { ts: String(clock.now.getTime()) });
+    await redis.hset(k("md:quote:XYZ"), { ts: String(clock.now.getTime()) });
     const r = await t.rt.guards.runOnce({ guard: "luld_ssr" });
     expect(r.guards[0]).toMatchObject({ state: "critical" });
     const keys = r.findings.map((f) => f.key);
@@ -384,26 +389,12 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
   });
 
   it("a key of the wrong Redis type for one symbol (WRONGTYPE) does not stop the pause of another", async () => {
-    let now = et("2026-11-25T10:00:00");
-    const t = await testRuntime({
-      guards: [luldSsrGuard],
-      now: () => now,
-      yaml: "guards: { luld_ssr: { symbols: [{ symbol: AAPL, tier: 1 }, { symbol: XYZ }] } }\n",
-    });
-    opened.push(() => t.cleanup());
-    const k = (n: string) => t.rt.keys.raw(n);
-    const redis = t.rt.redis;
-    await redis.hset(k("md:prev_close"), { AAPL: PC100, XYZ: pc("10", "2026-11-24") });
-    await redis.zadd(
-      k("md:trades:AAPL"),
-      String(et("2026-11-25T09:30:01").getTime()),
-      JSON.stringify({ id: "1", price: "100", size: 10 }),
-    );
+    const { t, k, redis, clock } = await twoSymbols();
     await redis.set(k("md:quote:XYZ"), "bid=9.99 ask=10.01"); // a string where a hash belongs
-    await redis.hset(k("md:quote:AAPL"), { bid: "94.9", ask: "95", ts: String(now.getTime()) });
+    await redis.hset(k("md:quote:AAPL"), { bid: "94.9", ask: "95", ts: String(clock.now.getTime()) });
     await t.rt.guards.runOnce({ guard: "luld_ssr" });
-    now = new Date(now.getTime() + 16_000);
-    await redis.hset(k("md:quote:AAPL"), { ts: String(now.getTime()) });
+    clock.now = new Date(clock.now.getTime() + 16_000);
+    await redis.hset(k("md:quote:AAPL"), { ts: String(clock.now.getTime()) });
     const r = await t.rt.guards.runOnce({ guard: "luld_ssr" });
     const invalid = r.findings.find((f) => f.key === "luld_ssr:data_invalid:XYZ");
     expect(invalid?.detail).toMatch(/WRONGTYPE/);
