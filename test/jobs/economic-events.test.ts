@@ -1,20 +1,15 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DateTime } from "luxon";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   activeWindows,
   type CalendarEvent,
   economicEvents,
   eventLockSchema,
-  newYorkToEpochMs,
-  parseEarningsFile,
-  parseEarningsTime,
   shippedEvents,
 } from "../../src/jobs/economic-events.js";
 import type { Finding, FlagChange } from "../../src/jobs/guard.js";
-import calendarFile from "../../src/market/data/economic-events-2026-2027.json" with { type: "json" };
 import { type testRuntime as TestRuntime, testRuntime } from "../support/runtime.js";
 
 const cfg = economicEvents.config.parse({});
@@ -35,75 +30,7 @@ const alerting = (fs: Finding[]) => fs.filter((f) => f.severity !== "info");
 // FOMC statement 2026-12-09 14:00 EST = 19:00Z; window 13:45-14:30 ET.
 const FOMC_DEC = at("2026-12-09T19:00:00.000Z");
 
-describe("shipped calendar (src/market/data/economic-events-2026-2027.json)", () => {
-  const events = calendarFile.events;
-  it("validates and resolves every entry", () => {
-    expect(shippedEvents()).toHaveLength(events.length);
-    expect(shippedEvents().every((e) => Number.isFinite(e.at))).toBe(true);
-  });
-  it("has the eight FOMC decisions of 2026 and 2027, Wednesdays at 14:00 ET", () => {
-    const fomc = events.filter((e) => e.kind === "FOMC");
-    expect(fomc.map((e) => e.date)).toEqual([
-      "2026-01-28",
-      "2026-03-18",
-      "2026-04-29",
-      "2026-06-17",
-      "2026-07-29",
-      "2026-09-16",
-      "2026-10-28",
-      "2026-12-09",
-      "2027-01-27",
-      "2027-03-17",
-      "2027-04-28",
-      "2027-06-09",
-      "2027-07-28",
-      "2027-09-15",
-      "2027-10-27",
-      "2027-12-08",
-    ]);
-    for (const e of fomc) {
-      expect(e.time).toBe("14:00");
-      expect(DateTime.fromISO(e.date, { zone: "America/New_York" }).weekday).toBe(3);
-    }
-  });
-  it("has twelve CPI releases per year at 08:30 ET on weekdays; the 2027 ones are marked unconfirmed", () => {
-    const cpi = events.filter((e) => e.kind === "CPI");
-    for (const year of ["2026", "2027"]) {
-      const y = cpi.filter((e) => e.date.startsWith(year));
-      expect(y).toHaveLength(12);
-      expect(new Set(y.map((e) => e.date.slice(5, 7))).size).toBe(12);
-      expect(y.every((e) => e.confirmed === (year === "2026"))).toBe(true);
-    }
-    for (const e of cpi) {
-      expect(e.time).toBe("08:30");
-      expect(DateTime.fromISO(e.date).weekday).toBeLessThanOrEqual(5);
-    }
-    expect(calendarFile.sources["CPI 2027"]).toMatch(/ESTIMATES/);
-  });
-  it("is sorted and has no duplicates", () => {
-    const keys = events.map((e) => `${e.date}T${e.time} ${e.kind}`);
-    expect([...keys].sort()).toEqual(keys);
-    expect(new Set(keys).size).toBe(keys.length);
-  });
-});
-
-describe("New York time (luxon, DST-correct)", () => {
-  it("converts across both 2026 DST changes", () => {
-    expect(newYorkToEpochMs("2026-01-28", "14:00")).toBe(at("2026-01-28T19:00:00Z")); // EST
-    expect(newYorkToEpochMs("2026-03-18", "14:00")).toBe(at("2026-03-18T18:00:00Z")); // EDT since Mar 8
-    expect(newYorkToEpochMs("2026-10-14", "08:30")).toBe(at("2026-10-14T12:30:00Z")); // EDT
-    expect(newYorkToEpochMs("2026-11-10", "08:30")).toBe(at("2026-11-10T13:30:00Z")); // EST since Nov 1
-  });
-  it("refuses a wall time that does not exist (spring-forward gap)", () => {
-    expect(newYorkToEpochMs("2026-03-08", "02:30")).toBeNaN();
-  });
-  it("reads earnings times as New York wall time unless they carry an offset", () => {
-    expect(parseEarningsTime("2027-01-28T16:30")).toBe(at("2027-01-28T21:30:00Z"));
-    expect(parseEarningsTime("2027-07-28T16:30")).toBe(at("2027-07-28T20:30:00Z"));
-    expect(parseEarningsTime("2027-01-28T21:30:00Z")).toBe(at("2027-01-28T21:30:00Z"));
-    expect(parseEarningsTime("2027-01-28T16:30:00-05:00")).toBe(at("2027-01-28T21:30:00Z"));
-    expect(parseEarningsTime("next tuesday")).toBeNaN();
-  });
+describe("economic_events windows across DST (luxon)", () => {
   it("puts the March 2026 FOMC window at 17:45-18:30 UTC (EDT), not an hour off", () => {
     const mar = at("2026-03-18T18:00:00Z");
     expect(setLock(run(vals(), mar - 15 * 60_000))).toBeDefined();
@@ -252,16 +179,6 @@ describe("economic_events earnings", () => {
     expect(reads.earnings).toMatchObject({ key: "risk:events:earnings", type: "zset" });
     expect(reads.earnings.schema.safeParse([["x", Number.NaN]]).success).toBe(true);
     expect(reads.lock).toMatchObject({ key: "risk:event_lock", type: "string" });
-  });
-  it("parses the YAML earnings file, skipping bad entries", () => {
-    const f = parseEarningsFile(
-      "earnings:\n  - symbol: AAPL\n    name: Apple Q1 FY27\n    at: '2027-01-28T16:30'\n  - symbol: BAD\n    at: someday\n",
-    );
-    expect(f.events).toHaveLength(1);
-    expect(f.events[0]).toMatchObject({ kind: "earnings", at: at("2027-01-28T21:30:00Z") });
-    expect(f.invalid).toEqual(['BAD: at "someday" is not a date-time']);
-    expect(parseEarningsFile("earnings: 7").invalid).toHaveLength(1);
-    expect(parseEarningsFile("").events).toEqual([]);
   });
   it("reads the file in the probe and locks on its events; reports an unreadable file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tg-earn-"));
