@@ -1,13 +1,16 @@
 // manifest.yml against Slack's official app-manifest JSON schema (draft-07, vendored in ../shared/specs/slack-manifest),
 // and against the code: the slash commands the bot registers and the settings its HTTP receiver expects.
 import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { commandRoles } from "../src/bot/ids.js";
+import { sharedSpec } from "./support/shared-specs.js";
 
-const specDir = new URL("../../shared/specs/slack-manifest/", import.meta.url);
+const schemas = sharedSpec("slack-manifest", "these tests validate manifest.yml against Slack's schema");
+/** The tests that need Slack's schemas; the others check manifest.yml against the code and always run. */
+const itWithSchemas = it.skipIf(schemas.skip);
 const manifestText = readFileSync(new URL("../manifest.yml", import.meta.url), "utf8");
 
 interface SlashCommand {
@@ -35,11 +38,10 @@ function manifest(): Manifest {
 }
 
 function readSpec(name: string): Record<string, unknown> {
-  const url = new URL(name, specDir);
-  if (!existsSync(url)) {
-    throw new Error(`../shared/specs/slack-manifest is missing ${name} (looked in ${fileURLToPath(specDir)})`);
-  }
-  return JSON.parse(readFileSync(url, "utf8")) as Record<string, unknown>;
+  const file = join(schemas.require(), name);
+  if (!existsSync(file))
+    throw new Error(`../shared/specs/slack-manifest is missing ${name} (looked in ${schemas.path})`);
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
 }
 
 /** Every `$ref` string in a schema. */
@@ -63,11 +65,6 @@ let compiled: ValidateFunction | null = null;
  */
 function validator(): ValidateFunction {
   if (compiled) return compiled;
-  if (!existsSync(specDir)) {
-    throw new Error(
-      `../shared/specs/slack-manifest is missing (expected Slack's manifest schemas at ${fileURLToPath(specDir)}); the manifest cannot be validated`,
-    );
-  }
   const root = readSpec("manifest.schema.json");
   expect(root.$schema).toBe("http://json-schema.org/draft-07/schema#");
   const ajv = new Ajv({ strict: false, allErrors: true });
@@ -98,7 +95,7 @@ function describeErrors(errors: ErrorObject[]): string {
 }
 
 describe("manifest.yml", () => {
-  it("is valid against Slack's app-manifest schema (major version 1)", () => {
+  itWithSchemas("is valid against Slack's app-manifest schema (major version 1)", () => {
     const m = manifest();
     expect(m._metadata).toMatchObject({ major_version: 1 });
     const errors = validate(m);
@@ -132,17 +129,20 @@ describe("manifest.yml", () => {
     expect(m.features.bot_user).toMatchObject({ display_name: "tradeguard", always_online: true });
   });
 
-  it("stays valid in its Socket Mode form (socket_mode_enabled, no request URLs), as the header comment says", () => {
-    const m = manifest();
-    m.settings.socket_mode_enabled = true;
-    for (const c of m.features.slash_commands) delete c.url;
-    delete m.settings.interactivity.request_url;
-    delete m.settings.event_subscriptions.request_url;
-    const errors = validate(m);
-    expect(errors, describeErrors(errors)).toEqual([]);
-  });
+  itWithSchemas(
+    "stays valid in its Socket Mode form (socket_mode_enabled, no request URLs), as the header comment says",
+    () => {
+      const m = manifest();
+      m.settings.socket_mode_enabled = true;
+      for (const c of m.features.slash_commands) delete c.url;
+      delete m.settings.interactivity.request_url;
+      delete m.settings.event_subscriptions.request_url;
+      const errors = validate(m);
+      expect(errors, describeErrors(errors)).toEqual([]);
+    },
+  );
 
-  describe("the validator rejects broken manifests", () => {
+  describe.skipIf(schemas.skip)("the validator rejects broken manifests", () => {
     it("a slash command without a description", () => {
       const m = manifest();
       delete m.features.slash_commands[0]!.description;

@@ -1,7 +1,6 @@
 // Alpaca adapter against nock-mocked replies in the wire format of the official OpenAPI spec
 // (shared/specs/alpaca-trading-openapi.yaml), plus a check that the endpoints it calls are in that spec.
-import { existsSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
 import nock from "nock";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -19,6 +18,7 @@ import {
 } from "../support/alpaca.js";
 import { caught } from "../support/caught.js";
 import { interceptBrokerHttp } from "../support/nock.js";
+import { sharedSpec } from "../support/shared-specs.js";
 
 const BASE = ALPACA_BASE;
 const KEY_ID = ALPACA_KEY_ID;
@@ -418,15 +418,15 @@ describe("alpacaFromConfig", () => {
   });
 });
 
-describe("Alpaca OpenAPI spec", () => {
+const openapi = sharedSpec(
+  "alpaca-trading-openapi.yaml",
+  "this test checks that the endpoints the Alpaca adapter calls are in Alpaca's OpenAPI spec",
+);
+
+describe.skipIf(openapi.skip)("Alpaca OpenAPI spec", () => {
   it("documents every path, method and query parameter the adapter uses", () => {
-    const specUrl = new URL("../../../shared/specs/alpaca-trading-openapi.yaml", import.meta.url);
-    const specPath = fileURLToPath(specUrl);
-    if (!existsSync(specPath)) {
-      throw new Error(`../shared/specs/alpaca-trading-openapi.yaml is missing (looked for ${specPath})`);
-    }
     // biome-ignore lint/suspicious/noExplicitAny: walking an untyped OpenAPI document
-    const spec = parse(readFileSync(specPath, "utf8")) as any;
+    const spec = parse(readFileSync(openapi.require(), "utf8")) as any;
     const orders = spec.paths["/v2/orders"];
     const positions = spec.paths["/v2/positions"];
     expect(orders?.get, "GET /v2/orders").toBeDefined();
