@@ -4,10 +4,9 @@
 import type { Command } from "commander";
 import { Decimal } from "decimal.js";
 import { DateTime } from "luxon";
-import { MARKET_KEYS } from "../gate/keys.js";
 import { type Closures, closuresFromHash, marketStatus, NY_ZONE } from "../market/calendar.js";
 import { priceBands } from "../market/luld.js";
-import { createKeys } from "../state/keys.js";
+import { createKeys, MARKET_KEYS } from "../state/keys.js";
 import { createRedis, redisReachable } from "../state/redis.js";
 import { CliExit, cliConfig, EXIT, printJson } from "./context.js";
 

@@ -1,18 +1,19 @@
 // The gate's decision for one order, from the cached flags only (no I/O). Pure: the same flags, order and clock give
-// the same answer. Every refusal reason is "<code>: <detail>"; docs/gate.md lists every code.
+// the same answer. Every refusal reason is "<code>: <detail>"; docs/gate.md lists every code. The exact arithmetic of
+// the caps is in scaled.ts, and what the decision may remember between checks in decide-cache.ts.
 import { Decimal } from "decimal.js";
-import { addDays, type Closures, calendarDay, nyDate, nyInstant } from "../market/calendar.js";
 import { locateCoverage } from "../market/locate.js";
 import {
   INTRADAY_RECORD_MAX_AGE_MS,
   PDT_RECORD_MAX_AGE_MS,
   type PdtRegime,
-  type PdtStatus,
   pdtStatus,
   pdtUpdatedAtMs,
 } from "../market/pdt.js";
 import { MARKET_KEYS, type Mode } from "../state/keys.js";
+import { type DecideCache, scaledOf, session } from "./decide-cache.js";
 import type { GateFlags } from "./flags.js";
+import { floorShares, toScaled } from "./scaled.js";
 
 export type Side = "buy" | "sell" | "sell_short";
 
@@ -87,102 +88,7 @@ export function effectiveMode(
 /** In-process quotes given by the trading process (`gate.updateQuote`): symbol → {bid, ts}. */
 export type LocalQuotes = ReadonlyMap<string, { bid: number; ts: number }>;
 
-/** Per-flags-version caches the decision may fill (market session of the day, PDT status per account and day). */
-export class DecideCache {
-  session: {
-    date: string;
-    dayStart: number;
-    dayEnd: number;
-    opens: number;
-    closes: number;
-    reason: string | null;
-  } | null = null;
-  readonly pdt = new Map<
-    string,
-    { date: string; status: PdtStatus; headroom: Scaled | null; updatedMs: number | null; maxAgeMs: number }
-  >();
-  /** Per strategy: its limits scaled by the event lock's `cap`. */
-  readonly locked = new Map<string, { maxQty: number | null; maxNotional: Scaled | null }>();
-  /** Notional caps as exact scaled integers, by the Decimal they came from. */
-  readonly scaled = new WeakMap<Decimal, Scaled>();
-  /** Drops everything (after the flags changed). */
-  clear(): void {
-    this.session = null;
-    this.pdt.clear();
-    this.locked.clear();
-  }
-}
-
-/** An exact decimal as an integer and a power-of-ten scale: n / 10^scale. */
-export interface Scaled {
-  n: bigint;
-  scale: number;
-  /** The nearest double (for the fast path of floorShares). */
-  approx: number;
-}
-
-/** A Decimal as a Scaled (exact). */
-export function toScaled(d: Decimal): Scaled {
-  const s = d.toFixed();
-  const neg = s.startsWith("-");
-  const body = neg ? s.slice(1) : s;
-  const dot = body.indexOf(".");
-  const digits = dot < 0 ? body : body.slice(0, dot) + body.slice(dot + 1);
-  const n = BigInt(digits);
-  return { n: neg ? -n : n, scale: dot < 0 ? 0 : body.length - dot - 1, approx: Number(s) };
-}
-
-const POW10: bigint[] = Array.from({ length: 40 }, (_, i) => 10n ** BigInt(i));
-const pow10 = (k: number) => POW10[k] ?? 10n ** BigInt(k);
-
-/**
- * floor(cap / price) shares, exactly, for a positive price given as a JS number: the price is taken as the decimal
- * its shortest representation names (what decimal.js would read), and the division is done on integers (BigInt),
- * so a $190.25 price never becomes 190.2499999… on the way. Never below 0.
- */
-export function floorShares(cap: Scaled, price: number): number {
-  // Fast path: cap and price are each within 2^-53 (relative) of the decimals they stand for and the division adds
-  // another 2^-53, so the double quotient x is within ~4e-16·x of the exact one. When x is farther than 1e-12·x from
-  // every integer, floor(x) IS the exact floor; otherwise (and for huge quotients) the exact integer path decides.
-  const x = cap.approx / price;
-  if (x < 2 ** 52) {
-    const f = Math.floor(x);
-    const margin = 1e-12 * (x + 1);
-    if (x - f > margin && f + 1 - x > margin) return Math.max(f, 0);
-  }
-  const ps = String(price);
-  let q: bigint;
-  if (ps.includes("e")) {
-    q = BigInt(new Decimal(cap.n.toString()).div(pow10(cap.scale).toString()).div(ps).floor().toFixed());
-  } else {
-    const dot = ps.indexOf(".");
-    const pScale = dot < 0 ? 0 : ps.length - dot - 1;
-    const pInt = BigInt(dot < 0 ? ps : ps.slice(0, dot) + ps.slice(dot + 1));
-    // (cap.n / 10^cap.scale) / (pInt / 10^pScale) = cap.n * 10^pScale / (pInt * 10^cap.scale)
-    q = (cap.n * pow10(pScale)) / (pInt * pow10(cap.scale));
-  }
-  return q <= 0n ? 0 : Number(q);
-}
-
 const SIDES: ReadonlySet<string> = new Set(["buy", "sell", "sell_short"]);
-
-/** The session bounds of the New York day containing `now` (cached until the day changes or the flags do). */
-function session(cache: DecideCache, now: number, closures: Closures) {
-  const s = cache.session;
-  if (s && now >= s.dayStart && now < s.dayEnd) return s;
-  const date = nyDate(new Date(now));
-  const day = calendarDay(date, closures);
-  const next = {
-    date,
-    dayStart: nyInstant(date, 0).getTime(),
-    dayEnd: nyInstant(addDays(date, 1), 0).getTime(),
-    opens: day.opens ? day.opens.getTime() : Number.NaN,
-    closes: day.closes ? day.closes.getTime() : Number.NaN,
-    reason: day.reason,
-  };
-  cache.session = next;
-  return next;
-}
 
 function fmtTime(ms: number): string {
   return Number.isFinite(ms) ? new Date(ms).toISOString() : "further notice";
@@ -437,13 +343,4 @@ function capText(by: CapSource, order: OrderCheck, flags: GateFlags): string {
     case "strategy":
       return `strategy ${order.strategy}'s caps`;
   }
-}
-
-function scaledOf(cache: DecideCache, d: Decimal): Scaled {
-  let v = cache.scaled.get(d);
-  if (!v) {
-    v = toScaled(d);
-    cache.scaled.set(d, v);
-  }
-  return v;
 }

@@ -5,7 +5,6 @@
 // readers without the gate) and trading resumes by itself at the open. It announces an early close from the trading
 // day before until that close, and any unscheduled closure the desk declared for today or the next trading day.
 import { z } from "zod";
-import { MARKET_KEYS } from "../gate/keys.js";
 import {
   type CalendarDay,
   calendarDay,
@@ -15,6 +14,7 @@ import {
   nextTradingDay,
   nyDate,
 } from "../market/calendar.js";
+import { MARKET_KEYS } from "../state/keys.js";
 import { defineGuard, type Finding, type FlagChange } from "./guard.js";
 
 export const SOP_MARKET_HOURS = "sop-market-hours";

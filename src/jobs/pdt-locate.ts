@@ -5,10 +5,10 @@
 // and it removes expired locates.
 import { Decimal } from "decimal.js";
 import { z } from "zod";
-import { MARKET_KEYS } from "../gate/keys.js";
 import { closuresFromHash, nyDate } from "../market/calendar.js";
 import { ETB_MAX_AGE_MS, locateSchema } from "../market/locate.js";
 import { PDT_REGIMES, PDT_WINDOW_DAYS, pdtAccountSchema, pdtStatus } from "../market/pdt.js";
+import { MARKET_KEYS } from "../state/keys.js";
 import { defineGuard, type Finding, type FlagChange } from "./guard.js";
 
 export const SOP_PDT = "sop-pdt";

@@ -1,15 +1,8 @@
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  type Connectivity,
-  DecideCache,
-  type DecideOptions,
-  decide,
-  floorShares,
-  type OrderCheck,
-  toScaled,
-} from "../../src/gate/decide.js";
+import { type Connectivity, type DecideOptions, decide, type OrderCheck } from "../../src/gate/decide.js";
+import { DecideCache } from "../../src/gate/decide-cache.js";
 import {
   emptyFlags,
   type GateFlags,
@@ -20,6 +13,7 @@ import {
   parsePdt,
   parseUntilMap,
 } from "../../src/gate/flags.js";
+import { floorShares, toScaled } from "../../src/gate/scaled.js";
 
 /** Wednesday 2026-11-25, 11:00 New York: a regular session. */
 const NOW = Date.parse("2026-11-25T11:00:00-05:00");

@@ -1,0 +1,362 @@
+// The gate's machinery behind `createGate` (index.ts is the public API): the reader and subscriber connections, the
+// subscription to the `mode` and `flags` channels, the poll and the full re-read (what they fetch is in reads.ts), and
+// when the in-process copy of the flags can be trusted. Pub/sub is fire-and-forget, so the copy is trusted only while
+// the subscriber is connected, the flags were re-read since it last (re)connected, a read succeeded within
+// `maxStalenessMs` and a full re-read within `flagsMaxAgeMs`. Sources of the mode are ordered (`seq`): a slow read
+// never undoes a mode message that arrived while it was in flight.
+import { Redis, type RedisOptions } from "ioredis";
+import { createKeys, isMode, type Keys, MARKET_KEYS } from "../state/keys.js";
+import { type CheckResult, type Connectivity, decide, effectiveMode, type OrderCheck } from "./decide.js";
+import { DecideCache } from "./decide-cache.js";
+import { emptyFlags, type GateFlags } from "./flags.js";
+import type { Gate, GateOptions, GateView } from "./index.js";
+import {
+  parseFullRead,
+  parsePoll,
+  parseQuotes,
+  type Replies,
+  sendFullRead,
+  sendPoll,
+  sendQuotes,
+  ssrSymbolsAt,
+} from "./reads.js";
+
+const unreachable = (text: string) => ({ code: "redis_unreachable" as const, text });
+
+/** The Gate createGate returns: construct, then `start()` (subscribe and read once) before use. */
+export class GateImpl implements Gate {
+  private readonly now: () => number;
+  private readonly keys: Keys;
+  private readonly reader: Redis;
+  private readonly sub: Redis;
+  private readonly ownsReader: boolean;
+  private flags: GateFlags = emptyFlags();
+  private readonly cache = new DecideCache();
+  private readonly localQuotes = new Map<string, { bid: number; ts: number }>();
+  private loaded = false;
+  private lastOk: number | null = null;
+  private lastError: string | null = null;
+  /** Last successful full re-read (readAll), and why the last one failed (null after a success). */
+  private lastFullOk: number | null = null;
+  private lastFullError: string | null = null;
+  /**
+   * Ordering of the sources of the mode fields and the heartbeat: bumped when a read of them is sent and when a mode
+   * message arrives. A read's reply is applied only when no newer source (a later read or a mode message) has been
+   * applied since it was sent, so a slow full re-read can never undo a halt that arrived while it was in flight.
+   */
+  private seq = 0;
+  /** The `seq` of the source the current mode fields come from. */
+  private modeSeq = 0;
+  private closed = false;
+  private timers: NodeJS.Timeout[] = [];
+  private refreshing: Promise<void> | null = null;
+  private refreshAgain = false;
+  /** Bumped whenever the subscriber loses its connection: messages may have been missed since. */
+  private epoch = 0;
+  /** The epoch of the last full read that started with the subscriber connected (the flags are trusted then). */
+  private validEpoch = -1;
+  private readonly decideOpts;
+  private readonly conn: Connectivity = { loaded: false, down: null, downMode: "halt" };
+  private readonly heartbeatMaxAgeMs: number;
+  private readonly pollMs: number;
+  private readonly refreshMs: number;
+  private readonly maxStalenessMs: number;
+  private readonly flagsMaxAgeMs: number;
+
+  constructor(private readonly opts: GateOptions) {
+    this.now = opts.now ?? Date.now;
+    this.keys = createKeys(opts.prefix ?? process.env.REDIS_PREFIX ?? "");
+    this.heartbeatMaxAgeMs = opts.heartbeatMaxAgeMs ?? 15_000;
+    this.pollMs = opts.pollMs ?? 1_000;
+    this.refreshMs = opts.refreshMs ?? 10_000;
+    this.maxStalenessMs = opts.maxStalenessMs ?? 5_000;
+    this.flagsMaxAgeMs = opts.flagsMaxAgeMs ?? 2 * this.refreshMs + this.maxStalenessMs;
+    this.conn.downMode = opts.redisDownMode ?? "halt";
+    this.decideOpts = {
+      heartbeatMaxAgeMs: this.heartbeatMaxAgeMs,
+      quoteMaxAgeMs: opts.quoteMaxAgeMs ?? 2_000,
+      pdtRegime: opts.pdtRegime ?? "pdt_4210",
+      marketRulesBrokers: opts.marketRulesBrokers ? new Set(opts.marketRulesBrokers) : null,
+      allowExtendedHours: opts.allowExtendedHours ?? false,
+      pdtRequired: opts.pdtRequired ?? true,
+      ...(opts.pdtMaxAgeMs !== undefined ? { pdtMaxAgeMs: opts.pdtMaxAgeMs } : {}),
+      ...(opts.intradayMaxAgeMs !== undefined ? { intradayMaxAgeMs: opts.intradayMaxAgeMs } : {}),
+    };
+    const common: RedisOptions = {
+      connectionName: "tradeguard-gate",
+      connectTimeout: 2_000,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(50 * times, 1_000),
+    };
+    if (opts.redis) {
+      this.reader = opts.redis;
+      this.ownsReader = false;
+      this.sub = opts.redis.duplicate({ connectionName: "tradeguard-gate-sub" });
+    } else {
+      const url = opts.url ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+      this.reader = new Redis(url, common);
+      this.ownsReader = true;
+      this.sub = new Redis(url, { ...common, connectionName: "tradeguard-gate-sub" });
+    }
+    // Connection errors surface as "Redis unreachable" in check(); the events only must not crash the process.
+    this.reader.on("error", (err: Error) => {
+      this.lastError = err.message;
+    });
+    this.sub.on("error", (err: Error) => {
+      this.lastError = err.message;
+    });
+  }
+
+  /** Subscribes, reads every flag once (waiting up to `readyTimeoutMs`) and starts the poll and refresh timers. */
+  async start(): Promise<void> {
+    const { keys } = this;
+    const modeChannel = keys.raw(MARKET_KEYS.modeChannel);
+    const flagsChannel = keys.raw(MARKET_KEYS.flagsChannel);
+    this.sub.on("message", (channel: string, message: string) => {
+      if (channel === modeChannel) this.onModeMessage(message);
+      else if (channel === flagsChannel) this.scheduleRefresh("flags message");
+    });
+    // ioredis re-subscribes after a reconnect; whatever was published meanwhile is lost, so re-read on every ready.
+    this.sub.on("ready", () => this.scheduleRefresh("subscriber (re)connected"));
+    for (const ev of ["close", "reconnecting", "end"]) {
+      this.sub.on(ev, () => {
+        this.epoch++;
+      });
+    }
+    const subscribed = this.sub.subscribe(modeChannel, flagsChannel).catch((err: Error) => {
+      this.lastError = err.message;
+    });
+    // Ready = subscribed AND read once (in that order nothing published in between is lost: the read follows).
+    const first = subscribed.then(() => this.refresh()).catch(() => {});
+    const timeout = this.opts.readyTimeoutMs ?? 5_000;
+    await Promise.race([first, new Promise<void>((r) => this.timer(setTimeout(r, timeout)))]);
+    this.timer(setInterval(() => void this.poll().catch(() => {}), this.pollMs));
+    this.timer(setInterval(() => this.scheduleRefresh("periodic"), this.refreshMs));
+  }
+
+  private timer(t: NodeJS.Timeout): void {
+    t.unref?.();
+    this.timers.push(t);
+  }
+
+  check(order: OrderCheck): CheckResult {
+    const now = this.now();
+    this.updateConn(now);
+    return decide(order, this.flags, now, this.decideOpts, this.conn, this.cache, this.localQuotes);
+  }
+
+  updateQuote(symbol: string, quote: { bid: number; ask?: number; ts?: number }): void {
+    if (!Number.isFinite(quote.bid)) return;
+    this.localQuotes.set(symbol, { bid: quote.bid, ts: quote.ts ?? this.now() });
+  }
+
+  view(): GateView {
+    const now = this.now();
+    this.updateConn(now);
+    const eff = effectiveMode(this.flags, this.conn, now, this.heartbeatMaxAgeMs);
+    return {
+      loaded: this.loaded,
+      down: this.conn.down,
+      downCode: this.conn.down ? (this.conn.downCode ?? "redis_unreachable") : null,
+      mode: this.flags.mode,
+      effectiveMode: eff.mode,
+      modeReason: this.flags.modeReason,
+      heartbeatAgeMs: eff.hbAge,
+      deadMansSwitch: eff.deadMansSwitch,
+      lastReadAt: this.lastOk,
+      lastFullReadAt: this.lastFullOk,
+      unreadable: Object.fromEntries(this.flags.unreadable),
+      flags: this.flags,
+    };
+  }
+
+  private updateConn(now: number): void {
+    this.conn.loaded = this.loaded;
+    const d = this.downReason(now);
+    this.conn.down = d?.text ?? null;
+    this.conn.downCode = d?.code ?? "redis_unreachable";
+  }
+
+  /** Why the gate cannot trust its copy of the flags now; null when it can. */
+  private downReason(now: number): { code: "redis_unreachable" | "flags_stale"; text: string } | null {
+    if (this.sub.status !== "ready")
+      return unreachable(`subscriber connection is ${this.sub.status}${this.lastError ? ` (${this.lastError})` : ""}`);
+    if (this.lastOk === null)
+      return unreachable(this.lastError ? `no successful read yet (${this.lastError})` : "no successful read yet");
+    if (this.validEpoch !== this.epoch)
+      return unreachable("the subscriber reconnected and the flags have not been re-read yet");
+    if (now - this.lastOk > this.maxStalenessMs) {
+      return unreachable(
+        `last successful read ${Math.round((now - this.lastOk) / 1000)} s ago${this.lastError ? ` (${this.lastError})` : ""}`,
+      );
+    }
+    // The poll (mode + heartbeat) may keep succeeding while the full re-read fails: the other flags are then frozen.
+    if (this.lastFullOk !== null && now - this.lastFullOk > this.flagsMaxAgeMs) {
+      return {
+        code: "flags_stale",
+        text: `last successful full re-read of the flags ${Math.round((now - this.lastFullOk) / 1000)} s ago (limit ${Math.round(this.flagsMaxAgeMs / 1000)} s)${this.lastFullError ? `; it fails with: ${this.lastFullError}` : ""}`,
+      };
+    }
+    return null;
+  }
+
+  private onModeMessage(message: string): void {
+    // The message is a prompt to act now; the key is the truth and is re-read right after.
+    try {
+      const v = JSON.parse(message) as { mode?: unknown; reason?: unknown; actor?: unknown };
+      if (isMode(v.mode)) {
+        this.modeSeq = ++this.seq;
+        this.flags = {
+          ...this.flags,
+          mode: v.mode,
+          modeInvalid: null,
+          modeReason: typeof v.reason === "string" ? v.reason : null,
+          modeActor: typeof v.actor === "string" ? v.actor : null,
+        };
+        this.opts.onChange?.(`mode message: ${v.mode}`);
+      }
+    } catch {
+      // not JSON: the poll below reads the key
+    }
+    void this.poll().catch(() => {});
+  }
+
+  /**
+   * Reads mode, mode:meta, the heartbeat and `md:quote:<symbol>` of every symbol under Rule 201 now (one round
+   * trip), so Redis quotes are as fresh as `pollMs` (`quoteMaxAgeMs` is 2 s by default, the full re-read 10 s).
+   */
+  private async poll(): Promise<void> {
+    if (this.closed) return;
+    const ssrSymbols = ssrSymbolsAt(this.flags.ssr, this.now());
+    const mySeq = ++this.seq;
+    const read = parsePoll(await sendPoll(this.reader, this.keys, ssrSymbols));
+    const quotes = this.mergeQuotes(ssrSymbols, read.bids);
+    if (mySeq > this.modeSeq) {
+      this.modeSeq = mySeq;
+      const changed = read.mode.mode !== this.flags.mode || read.mode.modeInvalid !== this.flags.modeInvalid;
+      this.flags = { ...this.flags, ...read.mode, quotes };
+      if (changed) this.opts.onChange?.(`mode read: ${read.mode.mode}`);
+    } else {
+      // A mode message (or a later read) arrived while this read was in flight: its mode is the newer one.
+      this.flags = { ...this.flags, quotes };
+    }
+    if (this.loaded) this.lastOk = this.now();
+    this.lastError = null;
+  }
+
+  /** The current quotes updated with the bids just read for `symbols` (the newer `ts` wins). */
+  private mergeQuotes(
+    symbols: string[],
+    read: ({ bid: number; ts: number } | null)[],
+  ): Map<string, { bid: number; ts: number }> {
+    const out = new Map(this.flags.quotes);
+    symbols.forEach((s, i) => {
+      const q = read[i];
+      const cur = out.get(s);
+      if (q && (!cur || q.ts >= cur.ts)) out.set(s, q);
+    });
+    return out;
+  }
+
+  private scheduleRefresh(why: string): void {
+    if (this.closed) return;
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return;
+    }
+    void this.refresh()
+      .then(() => this.opts.onChange?.(why))
+      .catch(() => {});
+  }
+
+  async refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.refreshAgain = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.refreshAgain = false;
+          await this.readAll();
+        } while (this.refreshAgain && !this.closed);
+      } finally {
+        this.refreshing = null;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** Reads every flag in one round trip (plus one for the quotes of symbols under Rule 201). */
+  private async readAll(): Promise<void> {
+    try {
+      await this.readAllOnce();
+    } catch (err) {
+      this.lastFullError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  private async readAllOnce(): Promise<void> {
+    if (this.closed) return;
+    const epoch = this.epoch;
+    const subscribed = this.sub.status === "ready";
+    let res: Replies;
+    const mySeq = ++this.seq;
+    try {
+      res = await sendFullRead(this.reader, this.keys);
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      throw err;
+    }
+    const read = parseFullRead(res);
+    const ssrSymbols = ssrSymbolsAt(read.other.ssr, this.now());
+    const quotes = ssrSymbols.length
+      ? parseQuotes(await sendQuotes(this.reader, this.keys, ssrSymbols), ssrSymbols)
+      : new Map<string, { bid: number; ts: number }>();
+    // A mode message or a poll applied while this read was in flight is newer than what this read saw: keep it.
+    const fresh = mySeq > this.modeSeq;
+    if (fresh) this.modeSeq = mySeq;
+    const cur = this.flags;
+    const { unreadable, ...other } = read.other;
+    this.flags = {
+      ...(fresh
+        ? read.mode
+        : {
+            mode: cur.mode,
+            modeReason: cur.modeReason,
+            modeActor: cur.modeActor,
+            modeInvalid: cur.modeInvalid,
+            heartbeatMs: cur.heartbeatMs,
+          }),
+      ...other,
+      // A poll may have read a newer bid while this read was in flight.
+      quotes: new Map(
+        ssrSymbols.flatMap((s) => {
+          const a = quotes.get(s);
+          const b = cur.quotes.get(s);
+          const q = a && b ? (b.ts > a.ts ? b : a) : (a ?? b);
+          return q ? [[s, q] as const] : [];
+        }),
+      ),
+      unreadable,
+    };
+    this.cache.clear();
+    if (subscribed && epoch === this.epoch) this.validEpoch = epoch;
+    this.loaded = true;
+    this.lastOk = this.now();
+    this.lastFullOk = this.lastOk;
+    this.lastFullError = null;
+    this.lastError = null;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    this.sub.disconnect();
+    if (this.ownsReader) this.reader.disconnect();
+    // A read in flight while Redis is away may never settle once disconnected; it is ignored (closed) either way.
+    await Promise.race([this.refreshing?.catch(() => {}), new Promise((r) => setTimeout(r, 50))]);
+  }
+}
