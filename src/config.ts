@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { homedir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
+import cron from "node-cron";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ConfigError } from "./errors.js";
@@ -94,9 +95,74 @@ const yamlSchema = z
       .strict()
       .default({ deadline_ms: 30_000, call_timeout_ms: 5_000 }),
     runbook_url: z.url().optional(),
+    /** Validated per guard against each guard's own schema (see GuardSpec), after this parse. */
     guards: z.record(z.string(), z.unknown()).default({}),
   })
   .strict();
+
+/**
+ * What configuration needs to know of a guard: its name, default schedule and settings schema, and — for a guard
+ * that watches something the desk must declare (a policy daemon, NTP servers) — the settings that declare it.
+ * Guards (src/jobs) satisfy this structurally; config does not depend on the guard engine.
+ */
+export interface GuardSpec {
+  name: string;
+  schedule: string;
+  config: z.ZodType;
+  /** The guard stays off ("not configured") until one of `keys` is set under guards.<name>; `hint` says how. */
+  requires?: { keys: string[]; hint: string };
+}
+
+/** One guard's parsed settings. */
+export interface GuardSettings {
+  enabled: boolean;
+  schedule: string;
+  timeoutMs: number;
+  /** Null when the guard can run; otherwise why it is off ("not configured — set guards.time_sync.servers …"). */
+  notConfigured: string | null;
+  /** The guard's own settings, parsed by its schema (defaults applied). */
+  settings: unknown;
+}
+
+const guardCommon = z
+  .object({
+    enabled: z.boolean().optional(),
+    schedule: z
+      .string()
+      .refine((s) => cron.validate(s), "a cron expression (node-cron, optional seconds field)")
+      .optional(),
+    timeout_ms: z.number().int().min(10).max(600_000).default(10_000),
+  })
+  .passthrough();
+
+/** Parses `guards.<name>` for every known guard (unknown names are an error), naming the key of any bad value. */
+export function parseGuardSettings(raw: Record<string, unknown>, specs: readonly GuardSpec[], source: string) {
+  const known = new Map(specs.map((g) => [g.name, g]));
+  for (const name of Object.keys(raw)) {
+    if (!known.has(name))
+      throw new ConfigError(`${source} guards.${name}: unknown guard (known: ${[...known.keys()].join(", ")})`);
+  }
+  const out: Record<string, GuardSettings> = {};
+  for (const g of specs) {
+    const section = raw[g.name] ?? {};
+    const common = guardCommon.safeParse(section);
+    if (!common.success)
+      throw new ConfigError(`invalid configuration:\n${formatIssues(`${source} guards.${g.name}`, common.error, ".")}`);
+    const { enabled, schedule, timeout_ms, ...own } = common.data;
+    const parsed = g.config.safeParse(own);
+    if (!parsed.success)
+      throw new ConfigError(`invalid configuration:\n${formatIssues(`${source} guards.${g.name}`, parsed.error, ".")}`);
+    const declared = g.requires ? g.requires.keys.some((k) => k in own || (k === "enabled" && enabled === true)) : true;
+    out[g.name] = {
+      enabled: enabled ?? true,
+      schedule: schedule ?? g.schedule,
+      timeoutMs: timeout_ms,
+      notConfigured: declared || !g.requires ? null : `not configured — ${g.requires.hint}`,
+      settings: parsed.data,
+    };
+  }
+  return out;
+}
 
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -160,22 +226,30 @@ export interface Config {
     s3?: { bucket: string; prefix: string; region: string; endpoint?: string };
   };
   runbookUrl?: string;
-  guards: Record<string, unknown>;
+  /** Every known guard's settings, parsed once here. */
+  guards: Record<string, GuardSettings>;
   /** Secrets read from env for the brokers (kept out of the YAML). */
   env: Record<string, string | undefined>;
 }
 
-function formatIssues(source: string, error: z.ZodError): string {
+function formatIssues(source: string, error: z.ZodError, join = " "): string {
   return error.issues
     .map((i) => {
+      if (join === ".") return `${source}${i.path.length ? `.${i.path.join(".")}` : ""}: ${i.message}`;
       const key = i.path.length ? i.path.join(".") : "(root)";
       return `${source} ${key}: ${i.message}`;
     })
     .join("\n");
 }
 
-/** Parses env (+ the YAML file it names) into a Config, or throws ConfigError naming every bad key. */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+/**
+ * Parses env (+ the YAML file it names) into a Config, or throws ConfigError naming every bad key. `guards` are the
+ * guards whose settings `guards.<name>` may hold (the composition root passes every registered guard).
+ */
+export function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  guards: readonly GuardSpec[] = [],
+): Config {
   const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const envResult = envSchema.safeParse(clean);
   if (!envResult.success) throw new ConfigError(`invalid configuration:\n${formatIssues("env", envResult.error)}`);
@@ -274,7 +348,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       s3: y.panic.s3,
     },
     runbookUrl: y.runbook_url,
-    guards: y.guards,
+    guards: parseGuardSettings(y.guards, guards, e.TRADEGUARD_CONFIG ?? "yaml"),
     env: {},
   };
   // The raw environment carries broker secrets: not enumerable, so it never lands in a serialised config or log.

@@ -1,47 +1,37 @@
-// The composition root: config → logger → Redis → audit → brokers → operations. Nothing else creates clients.
+// The composition root: config → logger → Redis → audit → brokers → operations → guard engine. Nothing else creates
+// clients. src/services.ts starts what runs in the background; src/bot the Slack transport; src/cli the CLI.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { type AuditKeys, loadAuditKey } from "./audit/keyfile.js";
+import { loadAuditKey } from "./audit/keyfile.js";
 import { AuditLog } from "./audit/log.js";
 import { alertView } from "./bot/views/alert.js";
 import { createBrokers } from "./brokers/index.js";
-import type { Config } from "./config.js";
+import { type Config, loadConfig } from "./config.js";
 import { AlertPipeline, PacedQueue } from "./jobs/alerts.js";
-import type { Guard } from "./jobs/guard.js";
 import { allGuards } from "./jobs/registry.js";
 import { GuardRunner } from "./jobs/runner.js";
-import type { Logger } from "./log.js";
 import { createMetrics } from "./metrics.js";
-import { ConsoleNotifier, type Notifier } from "./notify.js";
+import { ConsoleNotifier } from "./notify.js";
 import { ClearStore } from "./ops/clear-store.js";
 import type { OpsDeps } from "./ops/deps.js";
-import { createOperations, type Operations } from "./ops/index.js";
+import { createOperations } from "./ops/index.js";
 import { PanicStore } from "./ops/panic-store.js";
+import type { Runtime, RuntimeOptions } from "./runtime.js";
 import { createKeys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
-import { createRedis, redisReachable } from "./state/redis.js";
+import { createRedis } from "./state/redis.js";
 
-/** Everything an entry point needs: the operations' dependencies, the operations, and a way to close it all. */
-export interface Runtime extends OpsDeps {
-  auditKeys: AuditKeys;
-  ops: Operations;
-  close(): Promise<void>;
+export type { Runtime, RuntimeOptions };
+
+/** Parses the configuration once, with the settings of every registered guard. */
+export function loadAppConfig(env: Record<string, string | undefined> = process.env): Config {
+  return loadConfig(env, allGuards);
 }
 
-export interface RuntimeOptions {
-  log: Logger;
-  /** CLI: give up on Redis fast and carry on without it where the operation allows. */
-  interactive?: boolean;
-  notifier?: Notifier;
-  now?: () => Date;
-  /** The guards to schedule (default: every registered guard). */
-  // biome-ignore lint/suspicious/noExplicitAny: guards of different config/value types live in one list
-  guards?: Guard<any, any, any>[];
-  /** Spacing of alert posts per channel (Slack allows ~1/s). */
-  alertIntervalMs?: number;
-}
-
-/** Builds everything an entry point (bot, CLI, test) needs from one parsed config. */
+/**
+ * Builds everything an entry point (bot, CLI, test) needs from one parsed config. Redis is not probed here: every
+ * operation tries it when it needs it and falls back only when a call actually fails.
+ */
 export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.log;
   const auditKeys = loadAuditKey(config.audit.keyFile, { create: config.mode === "local" });
@@ -49,14 +39,11 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     interactive: opts.interactive,
     name: opts.interactive ? "tradeguard-cli" : "tradeguard-bot",
   });
-  const redisUp = await redisReachable(redis, 2_000);
-  if (!redisUp) log.error({ url: config.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") }, "Redis is unreachable");
   const keys = createKeys(config.redis.prefix);
   const metrics = createMetrics();
-  const audit = new AuditLog({ redis: redisUp ? redis : null, keys, signer: auditKeys, file: config.audit.file, log });
+  const audit = new AuditLog({ redis, keys, signer: auditKeys, file: config.audit.file, log });
   const notifier = opts.notifier ?? new ConsoleNotifier();
   const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
-  const mode = new ModeStore(redis, keys);
   const now = opts.now ?? (() => new Date());
   const alerts = new AlertPipeline({
     redis,
@@ -81,11 +68,10 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     config,
     log,
     redis,
-    redisUp,
     keys,
-    mode,
+    mode: new ModeStore(redis, keys),
     audit,
-    brokers: await createBrokers(config, redisUp ? redis : null, keys),
+    brokers: await createBrokers(config, redis, keys),
     metrics,
     notifier,
     panicStore: new PanicStore(redis, keys),
@@ -98,11 +84,17 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
   const ops = createOperations(deps);
   return {
     ...deps,
+    guards,
+    alerts,
     auditKeys,
     ops,
     async close() {
       await guards.stop();
-      await Promise.all(deps.brokers.map((b) => b.close?.().catch(() => {})));
+      if (!(await audit.drained()))
+        log.error("audit: entries were still being written at exit; the local audit file has what was committed");
+      await Promise.all(
+        deps.brokers.map((b) => b.close?.().catch((err) => log.warn({ err, broker: b.name }, "broker close failed"))),
+      );
       redis.disconnect();
     },
   };

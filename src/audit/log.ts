@@ -17,6 +17,7 @@ import { createInterface } from "node:readline";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.js";
 import type { Keys } from "../state/keys.js";
+import { connectionLost, isConnectionError } from "../state/redis.js";
 import { type AuditEntry, buildEntry, type ChainHead, EMPTY_HEAD, serializeEntry, verifySignature } from "./chain.js";
 import type { AuditKeys } from "./keyfile.js";
 
@@ -163,6 +164,8 @@ export class AuditLog {
   /** Size and head of the audit file after this process's last write (skips re-reading an untouched file). */
   private fileState: { size: number; head: ChainHead } | null = null;
   private headChecked = false;
+  /** Entries are going to the file only because Redis is unreachable. */
+  private offline = false;
   private readonly redis: Redis | null;
 
   constructor(
@@ -171,6 +174,16 @@ export class AuditLog {
     this.redis = deps.redis;
     if (this.redis) this.redis.defineCommand("tgAuditAppend", { numberOfKeys: 1, lua: APPEND });
     mkdirSync(dirname(deps.file), { recursive: true, mode: 0o700 });
+  }
+
+  /** Resolves once every entry appended so far is committed (or failed), or after `timeoutMs`; false on timeout. */
+  async drained(timeoutMs = 10_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (this.flushing || this.queue.length > 0) {
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
   }
 
   /** Appends one entry and resolves with it once it is committed (Redis) and mirrored (file). */
@@ -194,9 +207,11 @@ export class AuditLog {
       while (this.queue.length > 0) {
         const batch = this.queue.splice(0, 256);
         try {
-          const entries = this.redis
-            ? await this.commitRedis(batch).catch((err) => this.offlineOrThrow(err, batch))
-            : await this.commitFileOnly(batch);
+          const entries = !this.redis
+            ? await this.commitFileOnly(batch)
+            : connectionLost(this.redis)
+              ? await this.offlineOrThrow(new Error(`Connection is closed (${this.redis.status})`), batch)
+              : await this.commitRedis(batch).catch((err) => this.offlineOrThrow(err, batch));
           for (const [i, p] of batch.entries()) p.resolve(entries[i]!);
         } catch (err) {
           for (const p of batch) p.reject(err);
@@ -209,7 +224,10 @@ export class AuditLog {
 
   private async offlineOrThrow(err: unknown, batch: Pending[]): Promise<AuditEntry[]> {
     if (!isConnectionError(err)) throw err;
-    this.deps.log.error({ err }, "audit: Redis unreachable, chaining entries onto the local audit file only");
+    // Said once per outage, not once per entry.
+    if (!this.offline)
+      this.deps.log.error({ err }, "audit: Redis unreachable, chaining entries onto the local audit file only");
+    this.offline = true;
     this.head = null;
     this.fileState = null;
     return this.commitFileOnly(batch);
@@ -238,6 +256,8 @@ export class AuditLog {
         ...entries.map(serializeEntry),
       );
       if (res[0] === 1) {
+        if (this.offline) this.deps.log.warn("audit: Redis reachable again; entries go to the Redis chain");
+        this.offline = false;
         const last = entries[entries.length - 1]!;
         this.head = { seq: last.seq, hash: last.hash };
         await this.mirror(entries);
@@ -364,12 +384,4 @@ function fileSize(file: string): number {
   } catch {
     return -1;
   }
-}
-
-/** True for errors that mean Redis is not reachable (as opposed to a script or data error). */
-export function isConnectionError(err: unknown): boolean {
-  const msg = String((err as Error)?.message ?? err);
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|Connection is closed|connect ETIMEDOUT|MaxRetriesPerRequest|Stream isn't writeable|enableOfflineQueue/i.test(
-    msg,
-  );
 }

@@ -1,6 +1,7 @@
 // The Slack transport: Bolt over HTTP (POST /slack/events, signatures verified by Bolt) or Socket Mode, plus
 // /healthz and /metrics; in local mode (no Slack tokens) only the HTTP endpoints. Middleware: delivery de-dup,
-// roles. One error path (app.error).
+// roles (from the handler list). One error path (app.error). No business logic, no background work: the handlers
+// and the services are handed in by the composition root.
 import type { Server } from "node:http";
 import {
   type AnyMiddlewareArgs,
@@ -11,19 +12,11 @@ import {
   type Middleware,
 } from "@slack/bolt";
 import type { Role } from "../config.js";
-import { register as registerAlerts } from "../handlers/alerts.js";
-import { register as registerClear } from "../handlers/clear.js";
-import { register as registerHome } from "../handlers/home.js";
-import { register as registerPanic } from "../handlers/panic.js";
-import { register as registerRunbook } from "../handlers/runbook.js";
-import { register as registerStatus } from "../handlers/status.js";
-import { startPolicyRestartRelay } from "../jobs/policy-restart-relay.js";
-import { policyWatchdog } from "../jobs/policy-watchdog.js";
 import type { Logger } from "../log.js";
-import type { Runtime } from "../main.js";
+import type { Runtime } from "../runtime.js";
 import { handleSlackError } from "./errors.js";
+import type { SlackHandler } from "./handler.js";
 import { httpRoutes, startPlainServer } from "./http-routes.js";
-import { commandRoles, ids } from "./ids.js";
 
 /** The Slack Web API base URL (SLACK_API_URL), with the trailing slash the client expects. */
 export function slackApiUrl(url: string | undefined): string | undefined {
@@ -47,11 +40,6 @@ export function boltLogger(log: Logger): BoltLogger {
     setName: () => {},
   };
 }
-
-const actionRoles: Record<string, Role> = {
-  [ids.panicConfirm]: "panic",
-  [ids.clearApprove]: "approve",
-};
 
 /** Drops duplicate deliveries (Slack retries, replays): each event/interaction id is processed once across replicas. */
 function dedup(rt: Runtime): Middleware<AnyMiddlewareArgs> {
@@ -79,29 +67,18 @@ function dedup(rt: Runtime): Middleware<AnyMiddlewareArgs> {
   };
 }
 
-/** Enforces the roles config on commands and buttons; a refusal is acked, audited and answered. */
-function roles(rt: Runtime): Middleware<AnyMiddlewareArgs> {
+/**
+ * Refuses a slash command early when the actor lacks the role its handler declares (acked, audited, answered). The
+ * operations check again themselves: this only spares a refused user the work before the refusal.
+ */
+function roles(rt: Runtime, commandRoles: ReadonlyMap<string, Role | null>): Middleware<AnyMiddlewareArgs> {
   return async (args) => {
-    const b = args.body as {
-      command?: string;
-      user_id?: string;
-      user?: { id?: string };
-      actions?: { action_id?: string }[];
-    };
-    let role: Role | null = null;
-    let what = "";
-    if (b.command) {
-      role = (commandRoles as Record<string, Role | null>)[b.command] ?? null;
-      what = b.command;
-    } else if (b.actions?.[0]?.action_id) {
-      role = actionRoles[b.actions[0].action_id] ?? null;
-      what = b.actions[0].action_id;
-    }
-    const actor = b.user_id ?? b.user?.id ?? "";
+    const b = args.body as { command?: string; user_id?: string; actions?: unknown[] };
     rt.metrics.slackRequests.inc({ kind: b.command ? "command" : b.actions ? "action" : "other", outcome: "received" });
+    const role = b.command ? (commandRoles.get(b.command) ?? null) : null;
     if (role) {
       try {
-        await rt.ops.authorize(actor, role, what);
+        await rt.ops.authorize(b.user_id ?? "", role, b.command!);
       } catch (err) {
         const ack = (args as { ack?: () => Promise<void> }).ack;
         if (ack) await ack();
@@ -112,23 +89,11 @@ function roles(rt: Runtime): Middleware<AnyMiddlewareArgs> {
   };
 }
 
-/** Answers commands declared in the manifest that this version does not implement, plainly. */
-function registerUnavailable(app: App): void {
-  for (const cmd of ["/recon", "/rotate"]) {
-    app.command(cmd, async ({ ack }) => {
-      await ack({ response_type: "ephemeral", text: `\`${cmd}\` is not available in this version of tradeguard yet.` });
-    });
-  }
-}
-
-export interface RunningBot {
-  /** The HTTP server (Bolt's receiver or the plain one). */
-  server: Server;
-  stop(): Promise<void>;
-}
-
-/** Builds the Bolt app for Slack modes (registering middleware, handlers and the error path). */
-export function createSlackApp(rt: Runtime): { app: App; receiver: HTTPReceiver | null } {
+/** Builds the Bolt app for Slack modes: middleware, every handler of the list, the error path. */
+export function createSlackApp(
+  rt: Runtime,
+  handlers: readonly SlackHandler[],
+): { app: App; receiver: HTTPReceiver | null } {
   const c = rt.config;
   const logger = boltLogger(rt.log);
   const clientOptions = { slackApiUrl: slackApiUrl(c.slack.apiUrl), retryConfig: { retries: 2 } };
@@ -154,79 +119,38 @@ export function createSlackApp(rt: Runtime): { app: App; receiver: HTTPReceiver 
     app = new App({ token: c.slack.botToken, receiver, logger, clientOptions, extendedErrorHandler: true });
   }
   app.use(dedup(rt));
-  app.use(roles(rt));
-  registerPanic(app, rt);
-  registerClear(app, rt);
-  registerStatus(app, rt);
-  registerHome(app, rt);
-  registerRunbook(app, rt);
-  registerAlerts(app, rt);
-  registerUnavailable(app);
+  app.use(roles(rt, new Map(handlers.filter((h) => h.command).map((h) => [h.command!, h.role ?? null]))));
+  for (const h of handlers) h.register(app, rt);
   app.error((async ({ error, body }: { error: Error; body: unknown }) =>
     handleSlackError(error, body, rt)) as Parameters<App["error"]>[0]);
   return { app, receiver };
 }
 
-/** Starts the bot in the configured mode and its background duties; resolves once it is listening. */
-export async function startBot(rt: Runtime): Promise<RunningBot> {
+export interface RunningTransport {
+  /** The HTTP server (Bolt's receiver or the plain one). */
+  server: Server;
+  stop(): Promise<void>;
+}
+
+/** Starts the transport of the configured mode; resolves once it is listening. */
+export async function startTransport(rt: Runtime, handlers: readonly SlackHandler[]): Promise<RunningTransport> {
   const c = rt.config;
-  const timers: NodeJS.Timeout[] = [];
   let server: Server;
   let app: App | null = null;
   if (c.mode === "slack-http") {
-    const built = createSlackApp(rt);
-    app = built.app;
+    app = createSlackApp(rt, handlers).app;
     server = (await app.start({ port: c.http.port, host: c.http.host })) as Server;
   } else {
     server = await startPlainServer(rt, c.http.host, c.http.port);
     if (c.mode === "slack-socket") {
-      app = createSlackApp(rt).app;
+      app = createSlackApp(rt, handlers).app;
       await app.start();
     }
   }
-  // Heartbeat for the trading processes' dead-man's switch, and the end of resume soaks.
-  const beat = () =>
-    rt.redis
-      .set(rt.keys.heartbeatBot, String(Date.now()))
-      .catch((err) => rt.log.warn({ err }, "heartbeat write failed"));
-  void beat();
-  timers.push(setInterval(beat, 5_000));
-  rt.guards.start();
-  // The policy daemon's restart requests, relayed to a webhook/command when configured.
-  const policyCfg = policyWatchdog.config.parse(c.guards.policy_watchdog ?? {});
-  const relay =
-    policyCfg.restart_webhook || policyCfg.restart_command
-      ? await startPolicyRestartRelay({
-          subscriber: rt.redis.duplicate(),
-          redis: rt.redis,
-          keys: rt.keys,
-          log: rt.log,
-          webhook: policyCfg.restart_webhook,
-          command: policyCfg.restart_command,
-          timeoutMs: policyCfg.restart_timeout_ms,
-          instanceId: rt.instanceId,
-        })
-      : null;
-  timers.push(
-    setInterval(() => void rt.ops.resume.soakTick().catch((err) => rt.log.warn({ err }, "soak check failed")), 2_000),
-  );
-  // An unfinished panic (this bot died mid-panic) is resumed now; it runs in the background.
-  void rt.ops.panic
-    .resumeUnfinished()
-    .then((r) => r && rt.log.warn({ panic_id: r.id, status: r.status }, "resumed an unfinished panic"))
-    .catch((err) => rt.log.error({ err }, "could not resume the unfinished panic"));
-  const addr = server.address();
-  rt.log.info(
-    { mode: c.mode, address: typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : addr },
-    `tradeguard started (${c.mode})`,
-  );
   return {
     server,
     async stop() {
-      for (const t of timers) clearInterval(t);
-      await rt.guards.stop();
-      await relay?.close();
-      if (app) await app.stop().catch(() => {});
+      if (app) await app.stop().catch((err) => rt.log.warn({ err }, "Slack app stop failed"));
       if (server.listening) await new Promise<void>((r) => server.close(() => r()));
     },
   };

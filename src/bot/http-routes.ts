@@ -1,7 +1,7 @@
 // GET /healthz and GET /metrics, served by Bolt's HTTP receiver (customRoutes) or by a plain server in local and
 // Socket Mode. Written once.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Runtime } from "../main.js";
+import type { Runtime } from "../runtime.js";
 import { MODES } from "../state/keys.js";
 import { redisReachable } from "../state/redis.js";
 

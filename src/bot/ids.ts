@@ -8,13 +8,3 @@ export const ids = {
   alertAck: "alert_ack",
   statusRefresh: "status_refresh",
 } as const;
-
-/** Slash commands and the role each needs (null: anyone in the workspace). */
-export const commandRoles = {
-  "/panic": "panic",
-  "/clear": "clear",
-  "/status": null,
-  "/recon": null,
-  "/rotate": "rotate",
-  "/runbook": null,
-} as const;

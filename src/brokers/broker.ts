@@ -1,5 +1,6 @@
 // One interface for every broker the kill switch drives. Quantities and prices are decimal strings (exact, as the
 // brokers send them); arithmetic on them goes through decimal.js, never binary floats.
+import { z } from "zod";
 
 export type Side = "buy" | "sell";
 
@@ -69,3 +70,41 @@ export function closeClientOrderId(panicId: string, symbol: string): string {
   const clean = symbol.replace(/[^A-Za-z0-9]/g, "");
   return `tg-${panicId}-${clean}`.slice(0, 48);
 }
+
+const itemSchema = z.object({
+  ref: z.string(),
+  ok: z.boolean(),
+  status: z.union([z.number(), z.string()]).optional(),
+  brokerId: z.string().optional(),
+  reason: z.string().optional(),
+});
+
+/** What flattening one broker did and what is left (stored in panic reports, so validated when read back). */
+export const brokerOutcomeSchema = z.object({
+  broker: z.string(),
+  kind: z.string(),
+  /** Nothing open and flat at the broker after the re-query. */
+  verified: z.boolean(),
+  cancelled: z.array(itemSchema),
+  closed: z.array(itemSchema),
+  /** What the re-query still found, or null when the broker could not be re-queried. */
+  remaining: z
+    .object({
+      orders: z.array(
+        z.object({
+          id: z.string(),
+          symbol: z.string(),
+          side: z.string(),
+          qty: z.string().nullable(),
+          status: z.string(),
+        }),
+      ),
+      positions: z.array(z.object({ symbol: z.string(), qty: z.string() })),
+    })
+    .nullable(),
+  /** Why it is not verified (errors after retries, deadline), in order. */
+  errors: z.array(z.string()),
+  rounds: z.number().int(),
+  durationMs: z.number(),
+});
+export type BrokerOutcome = z.infer<typeof brokerOutcomeSchema>;

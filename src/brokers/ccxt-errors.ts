@@ -9,7 +9,8 @@ import {
   OperationFailed,
   RateLimitExceeded,
 } from "ccxt";
-import { BrokerHttpError, parseRetryAfter } from "./http.js";
+import { parseRetryAfter } from "../ratelimit/backoff.js";
+import { BrokerHttpError } from "./http.js";
 
 /** What we learned about the HTTP response behind a ccxt exception (ccxt's errors carry neither status nor headers). */
 export interface ResponseMeta {

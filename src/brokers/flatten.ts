@@ -2,9 +2,8 @@
 // or the deadline passes. Each call is retried on 429/5xx/timeouts (Retry-After honoured). Rounds repeat while
 // something is left: positions are re-read each round and orders cancelled first, so a retry never closes the same
 // exposure twice.
-import type { BrokerOutcome } from "../ops/panic-report.js";
-import type { Broker, ItemResult, OpenOrder, Position } from "./broker.js";
-import { withRetry } from "./retry.js";
+import type { Broker, BrokerOutcome, ItemResult, OpenOrder, Position } from "./broker.js";
+import { abortableSleep, withRetry } from "./retry.js";
 
 export interface FlattenOptions {
   panicId: string;
@@ -19,15 +18,6 @@ export interface FlattenOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-const sleepFor = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
-
 const errMsg = (e: unknown) => String((e as Error)?.message ?? e);
 
 /** Runs the cancel → close → verify sequence on one broker and reports exactly what is left. */
@@ -35,7 +25,7 @@ export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promi
   const started = Date.now();
   const maxRounds = opts.maxRounds ?? 3;
   const settle = opts.settleDelaysMs ?? [0, 250, 500, 1000];
-  const sleep = opts.sleep ?? sleepFor;
+  const sleep = opts.sleep ?? abortableSleep;
   const signal = AbortSignal.timeout(Math.max(1, opts.deadline - Date.now()));
   const cancelled: ItemResult[] = [];
   const closed: ItemResult[] = [];

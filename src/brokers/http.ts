@@ -1,5 +1,6 @@
 // HTTP for broker adapters: timeouts, typed errors with Retry-After, JSON bodies validated by the caller.
 import { BrokerError } from "../errors.js";
+import { parseRetryAfter } from "../ratelimit/backoff.js";
 
 /** A broker HTTP failure the retry policy can reason about. */
 export class BrokerHttpError extends BrokerError {
@@ -13,17 +14,6 @@ export class BrokerHttpError extends BrokerError {
   ) {
     super(broker, message, httpStatus);
   }
-}
-
-/** Parses a Retry-After header (seconds or HTTP date) into milliseconds. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const v = value.trim();
-  // RFC 9110 §10.2.3: delay-seconds (digits only) or an HTTP-date (IMF-fixdate).
-  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
-  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** One JSON request with a per-call timeout; throws BrokerHttpError (transient for 429/5xx/network/timeout). */

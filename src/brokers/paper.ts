@@ -55,6 +55,10 @@ export class PaperBroker implements Broker {
 
   private async latency(signal?: AbortSignal) {
     if (signal?.aborted) throw new BrokerError(this.name, "deadline reached");
+    // The book lives in Redis: a client that gave up reconnecting (the CLI's, with Redis down) will never reach it,
+    // so say so at once instead of retrying until the deadline. The bot's client keeps reconnecting: retried.
+    if (this.redis.status === "end")
+      throw new BrokerError(this.name, "the paper book lives in Redis, and Redis is unreachable");
     if (this.latencyMs <= 0) return;
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, this.latencyMs);

@@ -25,14 +25,20 @@ export function isTransient(err: unknown): boolean {
   return true;
 }
 
-const defaultSleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
+/** Sleeps `ms`, or less when `signal` aborts; the abort listener is removed either way (one signal serves many). */
+export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
       clearTimeout(t);
+      signal?.removeEventListener("abort", done);
       resolve();
-    });
+    };
+    const t = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+const defaultSleep = abortableSleep;
 
 /** Calls `fn` until it succeeds, a non-transient error occurs, or the deadline passes (then the last error is thrown). */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {

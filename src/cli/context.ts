@@ -1,11 +1,13 @@
 // Shared CLI plumbing: config, a stderr logger (stdout stays clean for --json), the runtime, exit codes.
 import { pino } from "pino";
-import { type Config, loadConfig } from "../config.js";
-import { ConfigError, describeError } from "../errors.js";
-import { type Logger, REDACT_PATHS } from "../log.js";
-import { createRuntime, type Runtime } from "../main.js";
+import type { Config } from "../config.js";
+import { ConfigError, describeError, StateUnavailableError, TradeguardError } from "../errors.js";
+import { type Logger, loggerOptions } from "../log.js";
+import { createRuntime, loadAppConfig, type Runtime } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
+import { isConnectionError, redisReachable } from "../state/redis.js";
 
+/** The CLI's exit codes (README): 0 ok; 1 operation failed or refused; 2 usage or configuration; 3 Redis unreachable. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, unavailable: 3 } as const;
 
 /** Thrown by commands to end with a specific exit code after printing `message` to stderr. */
@@ -20,7 +22,7 @@ export class CliExit extends Error {
 
 /** A logger on stderr; pretty on a terminal. */
 export function cliLogger(level: string): Logger {
-  const opts = { level, redact: { paths: REDACT_PATHS, censor: "[redacted]" } };
+  const opts = loggerOptions(level);
   if (process.stderr.isTTY) {
     return pino({
       ...opts,
@@ -36,7 +38,7 @@ export function cliLogger(level: string): Logger {
 /** Parses the config or ends with exit code 2. */
 export function cliConfig(): Config {
   try {
-    return loadConfig();
+    return loadAppConfig();
   } catch (err) {
     if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
     throw err;
@@ -65,9 +67,9 @@ export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, opts: { lo
   }
 }
 
-/** Requires Redis for an operation that cannot work without it. */
-export function requireRedis(rt: Runtime, what: string): void {
-  if (!rt.redisUp)
+/** Requires Redis (asked now, not remembered) for an operation that cannot work without it; else exit 3. */
+export async function requireRedis(rt: Runtime, what: string): Promise<void> {
+  if (!(await redisReachable(rt.redis, 2_000)))
     throw new CliExit(
       EXIT.unavailable,
       `${what} needs Redis, and Redis at ${rt.config.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@")} is unreachable.`,
@@ -79,14 +81,27 @@ export function printJson(v: unknown): void {
   process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 }
 
+/** The exit code an error ends the CLI with (README): refusals 1, configuration 2, Redis unreachable 3. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof CliExit) return err.code;
+  if (err instanceof ConfigError) return EXIT.usage;
+  if (err instanceof StateUnavailableError || isConnectionError(err)) return EXIT.unavailable;
+  // Refused (not authorized, not allowed now, not found) or failed unexpectedly: the operation did not happen.
+  return EXIT.failed;
+}
+
 /** The CLI's version of the one error path. */
 export function reportCliError(err: unknown): number {
   if (err instanceof CliExit) {
     if (err.message) process.stderr.write(`tradeguard: ${err.message}\n`);
     return err.code;
   }
+  if (isConnectionError(err) && !(err instanceof TradeguardError)) {
+    process.stderr.write(`tradeguard: Redis is unreachable (${(err as Error).message})\n`);
+    return EXIT.unavailable;
+  }
   const d = describeError(err);
   if (!d.expected) process.stderr.write(`${(err as Error)?.stack ?? String(err)}\n`);
   process.stderr.write(`tradeguard: ${d.message}\n`);
-  return d.expected ? EXIT.failed : EXIT.failed;
+  return exitCodeOf(err);
 }

@@ -14,7 +14,7 @@ export function registerGuards(program: Command): void {
     .option("--json", "print {findings, guards} as JSON")
     .action(async (opts: { guard?: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "guards run");
+        await requireRedis(rt, "guards run");
         const res = await rt.guards.runOnce({ guard: opts.guard });
         if (opts.json) printJson(res);
         else {
@@ -40,13 +40,16 @@ export function registerGuards(program: Command): void {
     .action(async (opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
         const list = rt.guards.list();
-        const states = rt.redisUp ? await rt.guards.states() : [];
+        const states = await rt.guards.states().catch((err) => {
+          process.stderr.write(`tradeguard: guard states not read (${(err as Error).message})\n`);
+          return [];
+        });
         const rows = list.map((g) => ({ ...g, ...(states.find((s) => s.name === g.name) ?? {}) }));
         if (opts.json) return printJson(rows);
         if (rows.length === 0) process.stdout.write("no guards registered\n");
         for (const r of rows)
           process.stdout.write(
-            `${r.name.padEnd(20)} ${r.schedule.padEnd(16)} ${r.enabled ? "enabled " : "disabled"} ${"state" in r ? `${r.state} ${r.lastRun ?? ""}` : ""}\n`,
+            `${r.name.padEnd(20)} ${r.schedule.padEnd(16)} ${r.enabled ? "enabled " : "disabled"} ${"state" in r ? `${r.state} ${r.state === "not_configured" ? (r.notConfigured ?? "") : (r.lastRun ?? "")}` : (r.notConfigured ?? "")}\n`,
           );
       });
     });

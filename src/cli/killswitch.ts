@@ -2,7 +2,8 @@
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { cliActor } from "../config.js";
-import { reportText } from "../ops/panic-report.js";
+import { ConsoleNotifier } from "../notify.js";
+import { incompleteSteps, reportText } from "../ops/panic-report.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
 
 async function confirmOnTty(question: string): Promise<boolean> {
@@ -26,10 +27,9 @@ export function registerKillSwitch(program: Command): void {
     .action(async (opts: { reason: string; yes?: boolean; json?: boolean }) => {
       const actor = cliActor();
       await withRuntime(async (rt) => {
-        await rt.ops.authorize(actor, "panic", "panic");
         if (!opts.yes) {
           if (!process.stdin.isTTY) throw new CliExit(EXIT.usage, "not a terminal: pass --yes to confirm the panic");
-          const radius = await rt.ops.blastRadius();
+          const radius = (await rt.ops.panic.prepare(actor, opts.reason))!;
           for (const b of radius.brokers) {
             process.stderr.write(
               `  ${b.broker} (${b.kind}): ${b.openOrders} open orders, ${b.positions} positions, gross ${b.grossNotional}${b.error ? ` [could not read: ${b.error}]` : ""}\n`,
@@ -37,9 +37,10 @@ export function registerKillSwitch(program: Command): void {
           }
           if (!(await confirmOnTty("Type HALT to halt trading and flatten everything: ")))
             throw new CliExit(EXIT.failed, "not confirmed; nothing was changed");
-        }
-        if (rt.redisUp) await rt.ops.panic.requested(actor, opts.reason);
-        const { report, joined } = await rt.ops.panic.halt({ actor, reason: opts.reason });
+        } else await rt.ops.panic.prepare(actor, opts.reason, { radius: false });
+        // The report is printed here; on the console the alert would only print it a second time.
+        const announce = !(rt.notifier instanceof ConsoleNotifier);
+        const { report, joined } = await rt.ops.panic.halt({ actor, reason: opts.reason, announce });
         if (opts.json) printJson({ ...report, joined });
         else process.stdout.write(`${joined ? "(joined the panic already running)\n" : ""}${reportText(report)}\n`);
         if (report.haltFlag === "not_set") {
@@ -48,7 +49,16 @@ export function registerKillSwitch(program: Command): void {
           );
           throw new CliExit(EXIT.unavailable);
         }
+        if (report.redisErrors.length) {
+          process.stderr.write(
+            `\n!!! REDIS FAILED DURING THE PANIC: the halt flag was set at ${report.haltedAt}, but ${report.redisErrors.length} later step(s) did not reach Redis. Check \`tradeguard status\` once Redis is back; a running bot finishes the panic's record then. !!!\n`,
+          );
+          throw new CliExit(EXIT.unavailable);
+        }
         if (report.status !== "HALT-VERIFIED") throw new CliExit(EXIT.failed);
+        const incomplete = incompleteSteps(report);
+        if (incomplete.length)
+          throw new CliExit(EXIT.failed, `halted and verified flat, but incomplete: ${incomplete.join("; ")}`);
       });
     });
 
@@ -59,7 +69,7 @@ export function registerKillSwitch(program: Command): void {
     .option("--json", "print the request as JSON")
     .action(async (opts: { reason: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "clear");
+        await requireRedis(rt, "clear");
         const req = await rt.ops.resume.request(cliActor(), opts.reason);
         if (opts.json) printJson(req);
         else
@@ -76,7 +86,7 @@ export function registerKillSwitch(program: Command): void {
     .option("--wait", "stay until the soak ends and trading is active")
     .action(async (requestId: string, opts: { json?: boolean; wait?: boolean }) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "approve");
+        await requireRedis(rt, "approve");
         const res = await rt.ops.resume.approve(cliActor(), requestId);
         if (opts.json) printJson(res);
         else if (res.outcome === "recorded")
@@ -97,7 +107,7 @@ export function registerKillSwitch(program: Command): void {
     .description("reject (or, as its requester, withdraw) a clear request")
     .action(async (requestId: string) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "reject");
+        await requireRedis(rt, "reject");
         const req = await rt.ops.resume.reject(cliActor(), requestId);
         process.stdout.write(`Clear request ${req.id} is ${req.state}.\n`);
       });

@@ -2,8 +2,8 @@
 import type { Command } from "commander";
 import { PaperBroker } from "../brokers/paper.js";
 import { UserInputError } from "../errors.js";
-import type { Runtime } from "../main.js";
-import { printJson, requireRedis, withRuntime } from "./context.js";
+import type { Runtime } from "../runtime.js";
+import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
 
 function paper(rt: Runtime, name: string): PaperBroker {
   const b = rt.ops.deps.brokers.find((x) => x.name === name);
@@ -23,9 +23,9 @@ export function registerPaper(program: Command): void {
     .option("--limit <price>", "limit price (omit for a market order)")
     .option("--broker <name>", "paper broker name", "paper")
     .action(async (o: { symbol: string; side: string; qty: string; limit?: string; broker: string }) => {
-      if (o.side !== "buy" && o.side !== "sell") throw new UserInputError("--side must be buy or sell");
+      if (o.side !== "buy" && o.side !== "sell") throw new CliExit(EXIT.usage, "--side must be buy or sell");
       await withRuntime(async (rt) => {
-        requireRedis(rt, "paper");
+        await requireRedis(rt, "paper");
         const id = await paper(rt, o.broker).placeOrder({
           symbol: o.symbol,
           side: o.side as "buy" | "sell",
@@ -45,7 +45,7 @@ export function registerPaper(program: Command): void {
     .option("--broker <name>", "paper broker name", "paper")
     .action(async (o: { symbol: string; qty: string; price: string; broker: string }) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "paper");
+        await requireRedis(rt, "paper");
         await paper(rt, o.broker).setPosition(o.symbol, o.qty, o.price);
       });
     });
@@ -55,7 +55,7 @@ export function registerPaper(program: Command): void {
     .option("--broker <name>", "paper broker name", "paper")
     .action(async (o: { broker: string }) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "paper");
+        await requireRedis(rt, "paper");
         const b = paper(rt, o.broker);
         printJson({ orders: await b.listOpenOrders(), positions: await b.listPositions() });
       });

@@ -1,11 +1,11 @@
 // tradeguard start — the bot.
 import type { Command } from "commander";
-import { startBot } from "../bot/app.js";
 import { redactedConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { createRuntime } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
+import { startBot } from "../services.js";
 import { CliExit, cliConfig, EXIT } from "./context.js";
 
 /** Registers start. */
@@ -27,8 +27,6 @@ export function registerStart(program: Command): void {
         if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
         throw err;
       }
-      if (!rt.redisUp)
-        log.warn("Redis is unreachable at start-up; the bot keeps retrying and /healthz answers 503 until it is back");
       if (config.mode === "local") {
         log.info(
           `local mode: no Slack tokens. Alerts print here; drive it with the CLI (npx tradeguard status). Audit key: ${config.audit.keyFile}`,

@@ -11,7 +11,7 @@ export function registerStatus(program: Command): void {
     .option("--json", "print as JSON")
     .action(async (opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
-        requireRedis(rt, "status");
+        await requireRedis(rt, "status");
         const s = await rt.ops.status();
         if (opts.json) return printJson(s);
         const lines = [`mode: ${s.mode}${s.invalid ? ` (INVALID VALUE: ${s.invalid})` : ""}`];

@@ -9,7 +9,6 @@ import { createKeys, isMode, type Keys, MARKET_KEYS } from "../state/keys.js";
 import { type CheckResult, type Connectivity, decide, effectiveMode, type OrderCheck } from "./decide.js";
 import { DecideCache } from "./decide-cache.js";
 import { emptyFlags, type GateFlags } from "./flags.js";
-import type { Gate, GateOptions, GateView } from "./index.js";
 import {
   parseFullRead,
   parsePoll,
@@ -20,6 +19,7 @@ import {
   sendQuotes,
   ssrSymbolsAt,
 } from "./reads.js";
+import type { Gate, GateOptions, GateView } from "./types.js";
 
 const unreachable = (text: string) => ({ code: "redis_unreachable" as const, text });
 

@@ -1,50 +1,54 @@
 // /clear [reason]: posts an approval request in the alert channel; Approve / Reject buttons decide it.
-import type { App, BlockAction, ButtonAction } from "@slack/bolt";
+import type { BlockAction, ButtonAction } from "@slack/bolt";
+import type { SlackHandler } from "../bot/handler.js";
 import { ids } from "../bot/ids.js";
 import { clearRequestView } from "../bot/views/clear.js";
-import type { Runtime } from "../main.js";
 
-/** Registers /clear and the approval buttons. */
-export function register(app: App, rt: Runtime): void {
-  app.command("/clear", async ({ command, ack, respond }) => {
-    await ack();
-    const req = await rt.ops.resume.request(command.user_id, command.text, { announce: false });
-    const status = await rt.ops.status();
-    const posted = await rt.notifier.announce({
-      ...clearRequestView(req, status.lastPanic, new Date(), rt.config.runbookUrl),
-      severity: "warn",
-    });
-    await respond({
-      response_type: "ephemeral",
-      text: `Resume request \`${req.id}\` posted${posted ? ` in <#${posted.channel}>` : ""}. It needs ${req.needed} approval(s) from someone else.`,
-    });
-  });
-
-  const decide =
-    (kind: "approve" | "reject") =>
-    async ({
-      ack,
-      body,
-      action,
-      respond,
-    }: {
-      ack: () => Promise<void>;
-      body: BlockAction;
-      action: ButtonAction;
-      respond: (m: object) => Promise<unknown>;
-    }) => {
+export const clearHandler: SlackHandler = {
+  name: "clear",
+  command: "/clear",
+  role: "clear",
+  register(app, rt) {
+    app.command("/clear", async ({ command, ack, respond }) => {
       await ack();
-      const id = action.value ?? "";
-      const request =
-        kind === "approve"
-          ? (await rt.ops.resume.approve(body.user.id, id)).request
-          : await rt.ops.resume.reject(body.user.id, id);
+      const req = await rt.ops.resume.request(command.user_id, command.text, { announce: false });
       const status = await rt.ops.status();
-      await respond({
-        replace_original: true,
-        ...clearRequestView(request, status.lastPanic, new Date(), rt.config.runbookUrl),
+      const posted = await rt.notifier.announce({
+        ...clearRequestView(req, status.lastPanic, rt.now(), rt.config.runbookUrl),
+        severity: "warn",
       });
-    };
-  app.action<BlockAction<ButtonAction>>(ids.clearApprove, decide("approve"));
-  app.action<BlockAction<ButtonAction>>(ids.clearReject, decide("reject"));
-}
+      await respond({
+        response_type: "ephemeral",
+        text: `Resume request \`${req.id}\` posted${posted ? ` in <#${posted.channel}>` : ""}. It needs ${req.needed} approval(s) from someone else.`,
+      });
+    });
+
+    const decide =
+      (kind: "approve" | "reject") =>
+      async ({
+        ack,
+        body,
+        action,
+        respond,
+      }: {
+        ack: () => Promise<void>;
+        body: BlockAction;
+        action: ButtonAction;
+        respond: (m: object) => Promise<unknown>;
+      }) => {
+        await ack();
+        const id = action.value ?? "";
+        const request =
+          kind === "approve"
+            ? (await rt.ops.resume.approve(body.user.id, id)).request
+            : await rt.ops.resume.reject(body.user.id, id);
+        const status = await rt.ops.status();
+        await respond({
+          replace_original: true,
+          ...clearRequestView(request, status.lastPanic, rt.now(), rt.config.runbookUrl),
+        });
+      };
+    app.action<BlockAction<ButtonAction>>(ids.clearApprove, decide("approve"));
+    app.action<BlockAction<ButtonAction>>(ids.clearReject, decide("reject"));
+  },
+};

@@ -1,50 +1,54 @@
 // /panic [reason]: ephemeral confirmation with the live blast radius; the danger button halts and the message then
 // follows the panic to its HALT-VERIFIED / HALT-PARTIAL report.
-import type { App } from "@slack/bolt";
+import type { SlackHandler } from "../bot/handler.js";
 import { ids } from "../bot/ids.js";
 import { panicConfirmView, panicReportView } from "../bot/views/panic.js";
-import type { Runtime } from "../main.js";
 import type { PanicReport } from "../ops/panic-report.js";
 
-/** Registers /panic and its buttons. */
-export function register(app: App, rt: Runtime): void {
-  app.command("/panic", async ({ command, ack, respond }) => {
-    await ack({ response_type: "ephemeral", text: ":hourglass: Reading the blast radius from every broker…" });
-    const reason = command.text.trim() || "no reason given";
-    const radius = await rt.ops.blastRadius();
-    await rt.ops.panic.requested(command.user_id, reason, radius);
-    await respond({ response_type: "ephemeral", replace_original: true, ...panicConfirmView(radius, reason) });
-  });
+export const panicHandler: SlackHandler = {
+  name: "panic",
+  command: "/panic",
+  role: "panic",
+  register(app, rt) {
+    app.command("/panic", async ({ command, ack, respond }) => {
+      await ack({ response_type: "ephemeral", text: ":hourglass: Reading the blast radius from every broker…" });
+      const reason = command.text.trim() || "no reason given";
+      const radius = (await rt.ops.panic.prepare(command.user_id, reason))!;
+      await respond({ response_type: "ephemeral", replace_original: true, ...panicConfirmView(radius, reason) });
+    });
 
-  app.action(ids.panicConfirm, async ({ ack, body, action, respond }) => {
-    await ack();
-    const value = "value" in action && typeof action.value === "string" ? action.value : "{}";
-    let reason = "no reason given";
-    try {
-      reason = String((JSON.parse(value) as { reason?: unknown }).reason ?? reason);
-    } catch {
-      // a malformed button value keeps the default reason; the halt must not depend on it
-    }
-    // The halt starts first and never waits on Slack: a slow or failing response_url must not delay or block it.
-    const update = (message: object) =>
-      respond({ replace_original: true, ...message }).catch((err) =>
-        rt.log.warn({ err }, "panic: message update failed"),
-      );
-    let lastSent = 0;
-    const progress = (r: PanicReport) => {
-      const now = Date.now();
-      if (r.status === "RUNNING" && now - lastSent < 1000) return;
-      lastSent = now;
-      void update(panicReportView(r, rt.config.runbookUrl));
-    };
-    const halting = rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
-    void update({ text: ":rotating_light: Halting: setting mode=halt, then cancelling and flattening every broker…" });
-    const { report } = await halting;
-    await update(panicReportView(report, rt.config.runbookUrl));
-  });
+    app.action(ids.panicConfirm, async ({ ack, body, action, respond }) => {
+      await ack();
+      const value = "value" in action && typeof action.value === "string" ? action.value : "{}";
+      let reason = "no reason given";
+      try {
+        reason = String((JSON.parse(value) as { reason?: unknown }).reason ?? reason);
+      } catch {
+        // a malformed button value keeps the default reason; the halt must not depend on it
+      }
+      // The halt starts first and never waits on Slack: a slow or failing response_url must not delay or block it.
+      const update = (message: object) =>
+        respond({ replace_original: true, ...message }).catch((err) =>
+          rt.log.warn({ err }, "panic: message update failed"),
+        );
+      let lastSent = 0;
+      const progress = (r: PanicReport) => {
+        const now = Date.now();
+        if (r.status === "RUNNING" && now - lastSent < 1000) return;
+        lastSent = now;
+        void update(panicReportView(r, rt.config.runbookUrl));
+      };
+      const halting = rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
+      void update({
+        text: ":rotating_light: Halting: setting mode=halt, then cancelling and flattening every broker…",
+      });
+      const { report } = await halting;
+      await update(panicReportView(report, rt.config.runbookUrl));
+    });
 
-  app.action(ids.panicCancel, async ({ ack, respond }) => {
-    await ack();
-    await respond({ replace_original: true, text: "Panic cancelled. Nothing was changed." });
-  });
-}
+    app.action(ids.panicCancel, async ({ ack, respond }) => {
+      await ack();
+      await respond({ replace_original: true, text: "Panic cancelled. Nothing was changed." });
+    });
+  },
+};

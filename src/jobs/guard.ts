@@ -79,8 +79,14 @@ export interface Guard<C = unknown, V = Record<string, unknown>, P = unknown> {
   alertStream?: string;
   /** Default node-cron schedule (overridable with guards.<name>.schedule). */
   schedule: string;
-  /** Parses `guards.<name>` (with defaults). `enabled` and `schedule` are handled by the runner. */
+  /** Parses `guards.<name>` (with defaults), once, with the rest of the configuration. `enabled`, `schedule` and
+   * `timeout_ms` are common to every guard and handled there. */
   config: z.ZodType<C>;
+  /**
+   * For a guard that watches something the desk must declare (a policy daemon, NTP servers): it stays off, shown
+   * as "not configured — <hint>", until one of `keys` is set under guards.<name>.
+   */
+  requires?: { keys: string[]; hint: string };
   /** The Redis keys this guard reads, by read name. */
   reads(config: C): Record<keyof V & string, KeyRead>;
   probe?(config: C, ctx: ProbeContext): Promise<P>;

@@ -201,6 +201,10 @@ export const policyWatchdog = defineGuard<PolicyWatchdogConfig, Values, Probe>({
   schedule: "*/15 * * * * *",
   alertStream: "policy",
   config: configSchema,
+  requires: {
+    keys: ["enabled"],
+    hint: "set guards.policy_watchdog.enabled: true once the RL policy daemon writes policy:last_update",
+  },
   reads: () => ({
     lastUpdate: { key: POLICY_KEYS.lastUpdate, type: "string", schema: str },
     entropy: { key: POLICY_KEYS.entropy, type: "string", schema: str },

@@ -116,6 +116,10 @@ export const timeSync = defineGuard<TimeSyncConfig, Record<string, never>, TimeS
   name: "time_sync",
   schedule: "0 * * * * *",
   config: configSchema,
+  requires: {
+    keys: ["servers", "chrony"],
+    hint: "set guards.time_sync.servers to the desk's NTP servers (host:port), or chrony: required",
+  },
   reads: () => ({}),
   async probe(c, ctx) {
     const [ntp, chrony] = await Promise.all([

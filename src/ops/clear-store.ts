@@ -3,6 +3,7 @@
 // unless a panic is running. Double clicks and concurrent approvals therefore change the mode at most once.
 import type { Redis } from "ioredis";
 import type { Keys } from "../state/keys.js";
+import { MODE_LUA } from "../state/mode.js";
 
 export interface ClearRequest {
   id: string;
@@ -35,8 +36,8 @@ return {'created', ARGV[1]}
 `;
 
 // KEYS: request hash, approvals set, clear:active, panic:active, mode, mode:meta, resume:soak
-// ARGV: id, approver, nowMs, nowIso, channel, payload, soakJson, reason
-const APPROVE = `
+// ARGV: id, approver, nowMs, nowIso, channel, soakJson, reason
+const APPROVE = `${MODE_LUA}
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {'missing'} end
 if st ~= 'pending' then return {'state', st} end
@@ -59,11 +60,8 @@ if redis.call('GET', KEYS[5]) ~= 'halt' then
 end
 redis.call('HSET', KEYS[1], 'state', 'approved', 'decided_by', ARGV[2], 'decided_at', ARGV[4])
 redis.call('DEL', KEYS[3])
-redis.call('SET', KEYS[5], 'reduce_only')
-redis.call('DEL', KEYS[6])
-redis.call('HSET', KEYS[6], 'reason', ARGV[8], 'actor', ARGV[2], 'since', ARGV[4], 'panic_id', '')
-redis.call('SET', KEYS[7], ARGV[7])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+tg_set_mode(KEYS[5], KEYS[6], ARGV[5], 'reduce_only', ARGV[7], ARGV[2], ARGV[4], '')
+redis.call('SET', KEYS[7], ARGV[6])
 return {'approved', tostring(n)}
 `;
 
@@ -77,15 +75,12 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 return 'rejected'
 `;
 
-// KEYS: resume:soak, mode, mode:meta. ARGV: soakJson (must match), channel, payload, actor, nowIso, reason
-const FINISH_SOAK = `
+// KEYS: resume:soak, mode, mode:meta. ARGV: soakJson (must match), channel, actor, nowIso, reason
+const FINISH_SOAK = `${MODE_LUA}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) ~= 'reduce_only' then return 0 end
-redis.call('SET', KEYS[2], 'active')
-redis.call('DEL', KEYS[3])
-redis.call('HSET', KEYS[3], 'reason', ARGV[6], 'actor', ARGV[4], 'since', ARGV[5], 'panic_id', '')
-redis.call('PUBLISH', ARGV[2], ARGV[3])
+tg_set_mode(KEYS[2], KEYS[3], ARGV[2], 'active', ARGV[5], ARGV[3], ARGV[4], '')
 return 1
 `;
 
@@ -154,14 +149,7 @@ export class ClearStore {
   }
 
   /** Records one approval; the last needed one also moves the mode to reduce_only (see APPROVE). */
-  async approve(
-    id: string,
-    approver: string,
-    now: Date,
-    modePayload: string,
-    soakJson: string,
-    reason: string,
-  ): Promise<ApproveOutcome> {
+  async approve(id: string, approver: string, now: Date, soakJson: string, reason: string): Promise<ApproveOutcome> {
     const k = this.keys;
     const [kind, v] = await this.r.tgClearApprove(
       k.clearRequest(id),
@@ -176,7 +164,6 @@ export class ClearStore {
       String(now.getTime()),
       now.toISOString(),
       k.modeChannel,
-      modePayload,
       soakJson,
       reason,
     );
@@ -199,7 +186,7 @@ export class ClearStore {
   }
 
   /** Ends the soak: reduce_only → active, only if the soak recorded is still this one and nothing halted since. */
-  async finishSoak(soakJson: string, payload: string, actor: string, now: Date, reason: string): Promise<boolean> {
+  async finishSoak(soakJson: string, actor: string, now: Date, reason: string): Promise<boolean> {
     const k = this.keys;
     return (
       (await this.r.tgSoakFinish(
@@ -208,7 +195,6 @@ export class ClearStore {
         k.modeMeta,
         soakJson,
         k.modeChannel,
-        payload,
         actor,
         now.toISOString(),
         reason,

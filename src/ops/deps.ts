@@ -1,10 +1,10 @@
-// What operations need: built once by the composition root and shared by Slack handlers, the CLI and jobs.
+// What operations need: built once by the composition root and shared by Slack handlers, the CLI and jobs. The
+// guard engine and the alert pipeline live above the operations (src/jobs); operations see them only through the
+// narrow interfaces declared here, which the engine implements.
 import type { Redis } from "ioredis";
 import type { AuditInput, AuditLog } from "../audit/log.js";
 import type { Broker } from "../brokers/broker.js";
 import type { Config } from "../config.js";
-import type { AlertPipeline } from "../jobs/alerts.js";
-import type { GuardRunner } from "../jobs/runner.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Notifier } from "../notify.js";
@@ -13,12 +13,48 @@ import type { ModeStore } from "../state/mode.js";
 import type { ClearStore } from "./clear-store.js";
 import type { PanicStore } from "./panic-store.js";
 
+/** A guard's state as /status shows it. `not_configured`: off until the desk declares what it watches. */
+export type GuardState = "ok" | "warn" | "critical" | "stale" | "error" | "not_configured";
+
+/** One guard's recorded run, as the guard engine reports it. */
+export interface GuardStatus {
+  name: string;
+  state: GuardState;
+  detail: string;
+  lastRun: string;
+  durationMs: number;
+  schedule: string;
+  enabled: boolean;
+}
+
+/** What operations read of the guard engine. */
+export interface GuardStatusSource {
+  states(): Promise<GuardStatus[]>;
+}
+
+/** An open alert as operations show it (the alert pipeline stores more). */
+export interface OpenAlertView {
+  guard: string;
+  key: string;
+  severity: "info" | "warn" | "critical";
+  title: string;
+  since: string;
+  count: number;
+  sop: string;
+  ackedBy?: string;
+}
+
+/** What operations use of the alert pipeline. */
+export interface AlertSource {
+  open(): Promise<OpenAlertView[]>;
+  acknowledge(field: string, by: string): Promise<OpenAlertView | null>;
+}
+
 export interface OpsDeps {
   config: Config;
   log: Logger;
-  /** Null only in a CLI run where Redis could not be reached. */
+  /** The shared state. Never assumed up: every operation tries it and falls back only when a call fails. */
   redis: Redis;
-  redisUp: boolean;
   keys: Keys;
   mode: ModeStore;
   audit: AuditLog;
@@ -30,8 +66,8 @@ export interface OpsDeps {
   /** Identifies this process (panic leases). */
   instanceId: string;
   now: () => Date;
-  guards: GuardRunner;
-  alerts: AlertPipeline;
+  guards: GuardStatusSource;
+  alerts: AlertSource;
 }
 
 /** Appends an audit entry and counts it. */

@@ -1,6 +1,9 @@
-// The operation layer: what Slack handlers, the CLI and jobs call. Written once.
+// The operation layer: what Slack handlers, the CLI and jobs call. Written once; each operation checks the actor's
+// role itself, so a transport only maps a refusal to its wire format.
+import { acknowledgeAlert } from "./alerts.js";
+import { blastRadius } from "./blast-radius.js";
 import type { OpsDeps } from "./deps.js";
-import { blastRadius, PanicOperation } from "./panic.js";
+import { PanicOperation } from "./panic.js";
 import { ResumeOperation } from "./resume.js";
 import { authorize } from "./roles.js";
 import { getStatus } from "./status.js";
@@ -13,6 +16,7 @@ export function createOperations(deps: OpsDeps) {
     resume: new ResumeOperation(deps),
     status: () => getStatus(deps),
     blastRadius: (timeoutMs?: number) => blastRadius(deps, timeoutMs),
+    acknowledgeAlert: (actor: string, field: string) => acknowledgeAlert(deps, actor, field),
     authorize: (actor: string, role: Parameters<typeof authorize>[2], action: string) =>
       authorize(deps, actor, role, action),
   };

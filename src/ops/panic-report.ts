@@ -1,43 +1,10 @@
 // The report of one panic: what /panic, `tradeguard panic --json`, /status and /clear show. Quantities are the
 // brokers' decimal strings.
+import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { type BrokerOutcome, brokerOutcomeSchema } from "../brokers/broker.js";
 
-const itemSchema = z.object({
-  ref: z.string(),
-  ok: z.boolean(),
-  status: z.union([z.number(), z.string()]).optional(),
-  brokerId: z.string().optional(),
-  reason: z.string().optional(),
-});
-
-export const brokerOutcomeSchema = z.object({
-  broker: z.string(),
-  kind: z.string(),
-  /** Nothing open and flat at the broker after the re-query. */
-  verified: z.boolean(),
-  cancelled: z.array(itemSchema),
-  closed: z.array(itemSchema),
-  /** What the re-query still found, or null when the broker could not be re-queried. */
-  remaining: z
-    .object({
-      orders: z.array(
-        z.object({
-          id: z.string(),
-          symbol: z.string(),
-          side: z.string(),
-          qty: z.string().nullable(),
-          status: z.string(),
-        }),
-      ),
-      positions: z.array(z.object({ symbol: z.string(), qty: z.string() })),
-    })
-    .nullable(),
-  /** Why it is not verified (errors after retries, deadline), in order. */
-  errors: z.array(z.string()),
-  rounds: z.number().int(),
-  durationMs: z.number(),
-});
-export type BrokerOutcome = z.infer<typeof brokerOutcomeSchema>;
+export type { BrokerOutcome };
 
 export const panicReportSchema = z.object({
   id: z.string(),
@@ -52,9 +19,18 @@ export const panicReportSchema = z.object({
   haltFlag: z.enum(["set", "not_set"]),
   brokers: z.array(brokerOutcomeSchema),
   snapshot: z.string().nullable(),
+  /** Why no snapshot was written (null when it was, or while the panic runs). */
+  snapshotError: z.string().nullable().default(null),
+  /** Redis steps after the halt that failed (the brokers were flattened regardless), e.g. "save progress: …". */
+  redisErrors: z.array(z.string()).default([]),
   attempts: z.number().int(),
 });
 export type PanicReport = z.infer<typeof panicReportSchema>;
+
+/** What a finished panic did not do although trading is halted and flat: a snapshot, a Redis step. */
+export function incompleteSteps(r: PanicReport): string[] {
+  return [...(r.snapshotError ? [`snapshot: ${r.snapshotError}`] : []), ...r.redisErrors.map((e) => `redis: ${e}`)];
+}
 
 /** The HALT-VERIFIED / HALT-PARTIAL verdict for a set of broker outcomes. */
 export function verdict(haltFlag: PanicReport["haltFlag"], brokers: BrokerOutcome[]): "HALT-VERIFIED" | "HALT-PARTIAL" {
@@ -80,5 +56,45 @@ export function reportText(r: PanicReport): string {
     for (const e of b.errors) lines.push(`    error: ${e}`);
   }
   if (r.snapshot) lines.push(`snapshot: ${r.snapshot}`);
+  else if (r.snapshotError) lines.push(`!! SNAPSHOT FAILED: ${r.snapshotError} (the state at the halt was not saved)`);
+  if (r.redisErrors.length) {
+    lines.push(
+      `!! Redis failed during the panic (${r.redisErrors.length} step(s)); the broker work went ahead regardless:`,
+    );
+    for (const e of r.redisErrors) lines.push(`    ${e}`);
+  }
   return lines.join("\n");
+}
+
+/** New panic id: sortable by time, unique across processes. */
+export function newPanicId(now: Date): string {
+  return `p${now
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+}
+
+/** The report of a panic that is starting; with the flag set it was halted at `now`. */
+export function startingReport(
+  actor: string,
+  reason: string,
+  now: Date,
+  haltFlag: PanicReport["haltFlag"],
+): PanicReport {
+  return {
+    id: newPanicId(now),
+    status: "RUNNING",
+    reason,
+    actor,
+    requestedAt: now.toISOString(),
+    haltedAt: haltFlag === "set" ? now.toISOString() : null,
+    finishedAt: null,
+    durationMs: null,
+    haltFlag,
+    brokers: [],
+    snapshot: null,
+    snapshotError: null,
+    redisErrors: [],
+    attempts: 1,
+  };
 }

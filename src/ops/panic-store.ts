@@ -4,32 +4,33 @@
 // panic whose owner died.
 import type { Redis } from "ioredis";
 import type { Keys } from "../state/keys.js";
-import type { ModeEvent } from "../state/mode.js";
+import { MODE_LUA } from "../state/mode.js";
 import { type PanicReport, panicReportSchema } from "./panic-report.js";
 
 // KEYS: panic:active, panic:<id>, mode, mode:meta, resume:soak, clear:active
-// ARGV: id, reason, actor, ts, channel, payload, owner, leaseUntilMs, reportJson
-const BEGIN = `
+// ARGV: id, reason, actor, ts, channel, owner, leaseUntilMs, reportJson
+const BEGIN = `${MODE_LUA}
 local existing = redis.call('GET', KEYS[1])
 if existing then return {0, existing} end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], 'state', 'running', 'owner', ARGV[7], 'lease', ARGV[8], 'report', ARGV[9], 'attempts', '0')
-redis.call('SET', KEYS[3], 'halt')
-redis.call('DEL', KEYS[4])
-redis.call('HSET', KEYS[4], 'reason', ARGV[2], 'actor', ARGV[3], 'since', ARGV[4], 'panic_id', ARGV[1])
+redis.call('HSET', KEYS[2], 'state', 'running', 'owner', ARGV[6], 'lease', ARGV[7], 'report', ARGV[8], 'attempts', '1')
+tg_set_mode(KEYS[3], KEYS[4], ARGV[5], 'halt', ARGV[2], ARGV[3], ARGV[4], ARGV[1])
 redis.call('DEL', KEYS[5], KEYS[6])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1, ARGV[1]}
 `;
 
-// KEYS: panic:<id>. ARGV: owner, nowMs, leaseUntilMs. Takes over a running panic whose lease expired (or renews own).
+// KEYS: panic:<id>. ARGV: owner, nowMs, leaseUntilMs, "takeover" | "renew".
+// Renews this owner's lease, or takes over a running panic whose lease expired (or that this owner left unfinished):
+// a takeover counts a new execution attempt. Returns the attempt number, or 0 when not claimed.
 const CLAIM = `
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
 local owner = redis.call('HGET', KEYS[1], 'owner')
-local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0')
+local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') or 0
 if owner ~= ARGV[1] and lease > tonumber(ARGV[2]) then return 0 end
+if ARGV[4] == 'renew' and owner ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease', ARGV[3])
-return 1
+if ARGV[4] == 'takeover' then return redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+return tonumber(redis.call('HGET', KEYS[1], 'attempts') or '1') or 1
 `;
 
 // KEYS: panic:<id>, panic:active, panic:last. ARGV: id, reportJson
@@ -61,12 +62,7 @@ export class PanicStore {
   }
 
   /** Sets mode=halt, publishes it and claims `panic:active` — or returns the id of the panic already running. */
-  async begin(
-    report: PanicReport,
-    event: ModeEvent,
-    owner: string,
-    leaseUntilMs: number,
-  ): Promise<{ started: boolean; id: string }> {
+  async begin(report: PanicReport, owner: string, leaseUntilMs: number): Promise<{ started: boolean; id: string }> {
     const k = this.keys;
     const [started, id] = await this.r.tgPanicBegin(
       k.panicActive,
@@ -78,9 +74,8 @@ export class PanicStore {
       report.id,
       report.reason,
       report.actor,
-      event.ts,
+      report.haltedAt ?? report.requestedAt,
       k.modeChannel,
-      JSON.stringify(event),
       owner,
       String(leaseUntilMs),
       JSON.stringify(report),
@@ -88,14 +83,18 @@ export class PanicStore {
     return { started: started === 1, id };
   }
 
-  /** Claims (or renews) the lease on a running panic; false when another live owner holds it or it is done. */
-  async claim(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<boolean> {
-    return (await this.r.tgPanicClaim(this.keys.panic(id), owner, String(nowMs), String(leaseUntilMs))) === 1;
+  /**
+   * Takes over a running panic (its owner's lease lapsed, or it is this owner's own unfinished panic) and returns
+   * the new attempt number (a takeover after a crash is attempt 2, ...); 0 when another live owner holds it or it
+   * is done.
+   */
+  takeover(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<number> {
+    return this.r.tgPanicClaim(this.keys.panic(id), owner, String(nowMs), String(leaseUntilMs), "takeover");
   }
 
-  /** Counts an execution attempt (a takeover after a crash is attempt 2, ...). */
-  async nextAttempt(id: string): Promise<number> {
-    return this.r.hincrby(this.keys.panic(id), "attempts", 1);
+  /** Renews this owner's lease on a running panic; false when it lost it or the panic is done. */
+  async renew(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<boolean> {
+    return (await this.r.tgPanicClaim(this.keys.panic(id), owner, String(nowMs), String(leaseUntilMs), "renew")) > 0;
   }
 
   /** Saves progress of a running panic. */

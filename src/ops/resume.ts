@@ -3,7 +3,6 @@
 // mode goes to active. A panic during the soak wins: it sets halt and the soak's compare-and-set then does nothing.
 import { randomBytes } from "node:crypto";
 import { NotAuthorizedError, NotFoundError, UserInputError } from "../errors.js";
-import type { ModeEvent } from "../state/mode.js";
 import type { ClearRequest } from "./clear-store.js";
 import { audit, type OpsDeps } from "./deps.js";
 import { authorize } from "./roles.js";
@@ -15,7 +14,7 @@ export interface ApproveResult {
   soakUntil: string | null;
 }
 
-/** Resume operations, shared by Slack, the CLI and the bot's soak timer. */
+/** Resume operations, shared by Slack, the CLI and the bot's soak timer. Each checks the actor's role itself. */
 export class ResumeOperation {
   constructor(private readonly deps: OpsDeps) {}
 
@@ -83,18 +82,16 @@ export class ResumeOperation {
   async approve(actor: string, requestId: string): Promise<ApproveResult> {
     const d = this.deps;
     await authorize(d, actor, "approve", "clear.approve");
-    const existing = await d.clearStore.get(requestId);
+    const existing = await d.clearStore.get(requestId, d.now());
     if (!existing) throw new NotFoundError(`Clear request ${requestId} does not exist.`);
     const now = d.now();
     const soakMs = d.config.resume.soakMinutes * 60_000;
     const soakUntil = new Date(now.getTime() + soakMs).toISOString();
     const reason = `resume approved (${requestId}): ${existing.reason}`;
-    const event: ModeEvent = { mode: "reduce_only", reason, actor, ts: now.toISOString() };
     const out = await d.clearStore.approve(
       requestId,
       actor,
       now,
-      JSON.stringify(event),
       JSON.stringify({ request_id: requestId, until: soakUntil }),
       reason,
     );
@@ -113,7 +110,7 @@ export class ResumeOperation {
       case "not_halted":
         throw new UserInputError(`Trading is not halted (mode is ${out.mode}); the request no longer applies.`);
     }
-    const request = (await d.clearStore.get(requestId))!;
+    const request = (await d.clearStore.get(requestId, d.now()))!;
     if (out.kind === "recorded") {
       await audit(d, {
         actor,
@@ -144,7 +141,7 @@ export class ResumeOperation {
   /** Rejects a pending request (role `approve`, or the requester withdrawing it). */
   async reject(actor: string, requestId: string): Promise<ClearRequest> {
     const d = this.deps;
-    const req = await d.clearStore.get(requestId);
+    const req = await d.clearStore.get(requestId, d.now());
     if (!req) throw new NotFoundError(`Clear request ${requestId} does not exist.`);
     if (actor !== req.requester) await authorize(d, actor, "approve", "clear.reject");
     const state = await d.clearStore.reject(requestId, actor, d.now());
@@ -154,7 +151,7 @@ export class ResumeOperation {
       text: `Resume request ${requestId} rejected by ${actor}; trading stays halted.`,
       severity: "info",
     });
-    return (await d.clearStore.get(requestId))!;
+    return (await d.clearStore.get(requestId, d.now()))!;
   }
 
   /** Ends a finished soak (reduce_only → active). Safe to call from any number of processes. */
@@ -165,8 +162,7 @@ export class ResumeOperation {
     const now = d.now();
     if (soak.until && Date.parse(soak.until) > now.getTime()) return false;
     const reason = `soak after ${soak.requestId || "resume"} complete`;
-    const event: ModeEvent = { mode: "active", reason, actor: "tradeguard", ts: now.toISOString() };
-    const changed = await d.clearStore.finishSoak(soak.raw, JSON.stringify(event), "tradeguard", now, reason);
+    const changed = await d.clearStore.finishSoak(soak.raw, "tradeguard", now, reason);
     if (!changed) return false;
     await audit(d, {
       actor: "tradeguard",

@@ -5,33 +5,31 @@ import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import type { Keys } from "../state/keys.js";
 
-/** Reads the Redis state worth keeping (one pipeline); values that cannot be read are recorded as errors. */
-export async function readStateForSnapshot(redis: Redis | null, keys: Keys): Promise<Record<string, unknown>> {
-  if (!redis) return { redis: "unreachable" };
-  try {
-    const res = await redis
-      .pipeline()
-      .get(keys.mode)
-      .hgetall(keys.modeMeta)
-      .get(keys.eventLock)
-      .get(keys.policyLastUpdate)
-      .get(keys.policyEntropy)
-      .get(keys.heartbeatBot)
-      .get(keys.resumeSoak)
-      .exec();
-    const v = (i: number) => res?.[i]?.[1] ?? null;
-    return {
-      mode: v(0),
-      mode_meta: v(1),
-      "risk:event_lock": v(2),
-      "policy:last_update": v(3),
-      "policy:entropy": v(4),
-      "heartbeat:bot": v(5),
-      "resume:soak": v(6),
-    };
-  } catch (err) {
-    return { redis: `unreadable: ${(err as Error).message}` };
-  }
+/** Reads the Redis state worth keeping (one pipeline); a key that cannot be read is recorded as its error. */
+export async function readStateForSnapshot(redis: Redis, keys: Keys): Promise<Record<string, unknown>> {
+  const res = await redis
+    .pipeline()
+    .get(keys.mode)
+    .hgetall(keys.modeMeta)
+    .get(keys.eventLock)
+    .get(keys.policyLastUpdate)
+    .get(keys.policyEntropy)
+    .get(keys.heartbeatBot)
+    .get(keys.resumeSoak)
+    .exec();
+  const v = (i: number) => {
+    const [err, value] = res?.[i] ?? [null, null];
+    return err ? `unreadable: ${err.message}` : (value ?? null);
+  };
+  return {
+    mode: v(0),
+    mode_meta: v(1),
+    "risk:event_lock": v(2),
+    "policy:last_update": v(3),
+    "policy:entropy": v(4),
+    "heartbeat:bot": v(5),
+    "resume:soak": v(6),
+  };
 }
 
 /** Writes one snapshot and returns where it went (file path or s3:// URL). */

@@ -1,8 +1,7 @@
 // The status operation: what /status, `tradeguard status` and App Home show.
-import type { GuardState } from "../jobs/runner.js";
 import { MARKET_KEYS } from "../state/keys.js";
 import type { ModeState } from "../state/mode.js";
-import type { OpsDeps } from "./deps.js";
+import type { GuardState, OpsDeps } from "./deps.js";
 import type { PanicReport } from "./panic-report.js";
 
 export interface StatusView {
@@ -58,7 +57,7 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
   const clearId = val(2);
   const [lastPanic, clearRequest, guards, alerts] = await Promise.all([
     lastId ? deps.panicStore.report(lastId) : Promise.resolve(null),
-    clearId ? deps.clearStore.get(clearId) : Promise.resolve(null),
+    clearId ? deps.clearStore.get(clearId, deps.now()) : Promise.resolve(null),
     deps.guards.states(),
     deps.alerts.open(),
   ]);

@@ -1,7 +1,17 @@
 // Backoff after HTTP 429: exponential with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter"),
 // never shorter than the server's Retry-After (RFC 9110 §10.2.3). The Lua script in scripts.ts computes the same
 // curve atomically; this is the reference the tests hold it to.
-export { parseRetryAfter } from "../brokers/http.js";
+
+/** Parses a Retry-After header (seconds or HTTP date) into milliseconds. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const v = value.trim();
+  // RFC 9110 §10.2.3: delay-seconds (digits only) or an HTTP-date (IMF-fixdate).
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  if (!/^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(v)) return undefined;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
 
 export interface BackoffPolicy {
   /** Ceiling of the first wait (attempt 1). */

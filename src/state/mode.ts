@@ -1,5 +1,7 @@
-// The mode machine: `mode` + `mode:meta` change together with a PUBLISH on the mode channel, in one Lua script,
-// so a trading process never sees a mode without its reason and never misses the change.
+// The mode machine: `mode` + `mode:meta` change together with a PUBLISH on the mode channel, in one Lua step, so a
+// trading process never sees a mode without its reason and never misses the change. The step is defined once here
+// (MODE_LUA) and composed into every script that changes the mode (ModeStore.set, the panic's begin, the approval of
+// a resume, the end of a soak), so a change to the mode contract is made in one place.
 import type { Redis } from "ioredis";
 import { z } from "zod";
 import { isMode, type Keys, type Mode } from "./keys.js";
@@ -22,21 +24,32 @@ export interface ModeState {
   invalid?: string;
 }
 
-// KEYS: mode, mode:meta. ARGV: mode, reason, actor, since, panic_id, channel, payload, allowed-from (csv or "").
+/**
+ * The one definition of a mode change, as a Lua function for scripts to prepend:
+ * `tg_set_mode(modeKey, metaKey, channel, mode, reason, actor, since, panicId)` sets `mode`, replaces `mode:meta`
+ * and publishes the ModeEvent JSON on the channel.
+ */
+export const MODE_LUA = `
+local function tg_set_mode(mode_key, meta_key, channel, mode, reason, actor, since, panic_id)
+  redis.call('SET', mode_key, mode)
+  redis.call('DEL', meta_key)
+  redis.call('HSET', meta_key, 'reason', reason, 'actor', actor, 'since', since, 'panic_id', panic_id)
+  redis.call('PUBLISH', channel, cjson.encode({mode = mode, reason = reason, actor = actor, ts = since}))
+end
+`;
+
+// KEYS: mode, mode:meta. ARGV: mode, reason, actor, since, panic_id, channel, allowed-from (csv or "").
 // Returns {1, previous} on change, {0, current} when the current mode is not one the change is allowed from.
-const SET_MODE = `
+const SET_MODE = `${MODE_LUA}
 local cur = redis.call('GET', KEYS[1])
-if ARGV[8] ~= '' then
+if ARGV[7] ~= '' then
   local ok = false
-  for m in string.gmatch(ARGV[8], '[^,]+') do
+  for m in string.gmatch(ARGV[7], '[^,]+') do
     if m == cur or (m == 'active' and cur == false) then ok = true end
   end
   if not ok then return {0, cur or ''} end
 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'reason', ARGV[2], 'actor', ARGV[3], 'since', ARGV[4], 'panic_id', ARGV[5])
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+tg_set_mode(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 return {1, cur or ''}
 `;
 
@@ -100,7 +113,6 @@ export class ModeStore {
       ts,
       meta.panicId ?? "",
       this.keys.modeChannel,
-      JSON.stringify(event),
       from ? from.join(",") : "",
     )) as [number, string];
     const prev = res[1] === "" ? null : isMode(res[1]) ? res[1] : null;

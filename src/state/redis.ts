@@ -5,7 +5,8 @@ export type { Redis };
 
 /**
  * Opens a Redis client. `interactive` (CLI) gives up fast so a CLI run with Redis down can still flatten through
- * the brokers; the bot keeps reconnecting forever but fails each command quickly while Redis is away.
+ * the brokers; the bot keeps reconnecting forever (every ≤ 500 ms, so it notices a returning Redis at once) but fails
+ * each command quickly while Redis is away. No command waits more than 5 s, even on a Redis that hangs.
  */
 export function createRedis(url: string, opts: { interactive?: boolean; name?: string } = {}): Redis {
   const common: RedisOptions = {
@@ -14,10 +15,11 @@ export function createRedis(url: string, opts: { interactive?: boolean; name?: s
     maxRetriesPerRequest: 1,
     enableAutoPipelining: false,
     lazyConnect: false,
+    commandTimeout: 5_000,
   };
   const options: RedisOptions = opts.interactive
     ? { ...common, retryStrategy: (times) => (times > 2 ? null : 100 * times) }
-    : { ...common, retryStrategy: (times) => Math.min(50 * times, 2_000) };
+    : { ...common, retryStrategy: (times) => Math.min(50 * times, 500) };
   const client = new Redis(url, options);
   // Errors surface on the commands that fail; the connection-level event only needs to not crash the process.
   client.on("error", () => {});
@@ -41,4 +43,21 @@ export async function redisReachable(redis: Redis, timeoutMs = 1_000): Promise<b
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * True when the client has lost its connection and is retrying (or gave up): a command now would only wait for the
+ * next reconnect attempt to fail. Live, from the client's own state; a client still making its first connection is
+ * not "lost" (its commands wait for that connection).
+ */
+export function connectionLost(redis: Redis): boolean {
+  return redis.status === "reconnecting" || redis.status === "end" || redis.status === "close";
+}
+
+/** True for errors that mean Redis is not reachable (as opposed to a script or data error). */
+export function isConnectionError(err: unknown): boolean {
+  const msg = String((err as Error)?.message ?? err);
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|EPIPE|Connection is closed|connect ETIMEDOUT|MaxRetriesPerRequest|max retries per request|Command timed out|Stream isn't writeable|enableOfflineQueue/i.test(
+    msg,
+  );
 }

@@ -1,10 +1,10 @@
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type RunningBot, startBot } from "../../src/bot/app.js";
 import { ids } from "../../src/bot/ids.js";
 import type { PaperBroker } from "../../src/brokers/paper.js";
 import { defineGuard } from "../../src/jobs/guard.js";
+import { type RunningBot, startBot } from "../../src/services.js";
 import { freePort } from "../support/global-setup.js";
 import { testRuntime } from "../support/runtime.js";
 import { blockActionBody, commandBody, postSigned, startFakeSlack } from "../support/slack.js";

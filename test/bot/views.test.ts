@@ -5,8 +5,8 @@ import type { Block } from "../../src/bot/views/common.js";
 import { panicConfirmView, panicReportView } from "../../src/bot/views/panic.js";
 import { runbookListView, runbookSopView } from "../../src/bot/views/runbook.js";
 import { statusView } from "../../src/bot/views/status.js";
+import type { BlastRadius } from "../../src/ops/blast-radius.js";
 import type { ClearRequest } from "../../src/ops/clear-store.js";
-import type { BlastRadius } from "../../src/ops/panic.js";
 import type { PanicReport } from "../../src/ops/panic-report.js";
 import type { StatusView } from "../../src/ops/status.js";
 
@@ -58,6 +58,8 @@ const report: PanicReport = {
     },
   ],
   snapshot: "/var/lib/tradeguard/snapshots/x.json",
+  snapshotError: null,
+  redisErrors: [],
   attempts: 1,
 };
 const status: StatusView = {

@@ -3,9 +3,9 @@
 // results, 429 + Retry-After, 5xx, partial failures and timeouts.
 import nock from "nock";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { brokerOutcomeSchema } from "../../src/brokers/broker.js";
 import { type FlattenOptions, flattenBroker } from "../../src/brokers/flatten.js";
 import { PaperBroker } from "../../src/brokers/paper.js";
-import { brokerOutcomeSchema } from "../../src/ops/panic-report.js";
 import { ALPACA_BASE, ALPACA_KEY_ID, ALPACA_SECRET, alpacaBroker, order, shortXlk } from "../support/alpaca.js";
 import { testRedis } from "../support/redis.js";
 

@@ -299,7 +299,11 @@ describe("policy_watchdog through the runner (real Redis)", () => {
 
   it("tracks low entropy across ticks through policy:entropy_low_since", async () => {
     let now = new Date(T0);
-    t = await testRuntime({ guards: [policyWatchdog], now: () => now });
+    t = await testRuntime({
+      yaml: "guards: { policy_watchdog: { enabled: true } }\n",
+      guards: [policyWatchdog],
+      now: () => now,
+    });
     const { rt } = t;
     const k = (n: string) => rt.keys.raw(n);
     await rt.redis.set(k("policy:last_update"), String(T0));

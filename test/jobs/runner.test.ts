@@ -213,7 +213,7 @@ describe("GuardRunner", () => {
 
   it.each([
     ["guards: { nope: {} }", /guards\.nope: unknown guard/],
-    ["guards: { level: { schedule: 'every minute' } }", /guards\.level\.schedule: expected a cron expression/],
+    ["guards: { level: { schedule: 'every minute' } }", /guards\.level\.schedule: a cron expression/],
     ["guards: { level: { threshold: 'high' } }", /guards\.level\.threshold/],
     ["guards: { level: { enabled: 'yes' } }", /guards\.level\.enabled/],
   ])("rejects bad guard config %s naming the key", async (yaml, msg) => {

@@ -6,7 +6,7 @@ import { verifyChain } from "../../src/audit/chain.js";
 import { readEntries } from "../../src/audit/log.js";
 import type { Broker } from "../../src/brokers/broker.js";
 import { PaperBroker } from "../../src/brokers/paper.js";
-import { startingReport } from "../../src/ops/panic.js";
+import { startingReport } from "../../src/ops/panic-report.js";
 import { FakeBroker } from "../support/fake-broker.js";
 import { testRuntime } from "../support/runtime.js";
 
@@ -48,8 +48,10 @@ describe("panic (halt)", () => {
     expect(report.status).toBe("HALT-VERIFIED");
     expect(seenByBroker.length).toBeGreaterThan(0);
     expect(seenByBroker.every((m) => m === "halt")).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
     expect(JSON.parse(published[0]!.msg)).toMatchObject({ mode: "halt", reason: "test", actor: "U1" });
-    expect(published[0]!.at).toBeLessThanOrEqual(b.calls[0]!.at);
+    // mode and its PUBLISH are one Lua script: a broker that already sees mode=halt comes after the publish too
+    // (the subscriber's receipt time is not compared: delivery to it may lag the broker's first call).
     expect(await t.rt.redis.hgetall(t.rt.keys.modeMeta)).toMatchObject({
       reason: "test",
       actor: "U1",
@@ -171,20 +173,15 @@ describe("panic (halt)", () => {
     // A process set the halt, claimed the panic, and died before flattening.
     const now = new Date();
     const report = startingReport("U9", "died", now, "set");
-    await t.rt.ops.deps.panicStore.begin(
-      report,
-      { mode: "halt", reason: "died", actor: "U9", ts: now.toISOString() },
-      "dead-host:1",
-      Date.now() + 300,
-    );
+    await t.rt.ops.deps.panicStore.begin(report, "dead-host:1", Date.now() + 300);
     const resumed = await t.rt.ops.panic.resumeUnfinished();
-    expect(resumed).toMatchObject({ id: report.id, status: "HALT-VERIFIED", attempts: 1 });
+    expect(resumed).toMatchObject({ id: report.id, status: "HALT-VERIFIED", attempts: 2 });
     expect(await paper.listPositions()).toEqual([]);
     expect(await t.rt.redis.get(t.rt.keys.panicActive)).toBeNull();
     expect(await t.rt.redis.get(t.rt.keys.panicLast)).toBe(report.id);
     const actions = await auditActions(t);
     expect(actions.find((e) => e.action === "panic.resumed")).toMatchObject({
-      details: { panic_id: report.id, previous_owner: "dead-host:1" },
+      details: { panic_id: report.id, previous_owner: "dead-host:1", attempt: 2 },
     });
     expect(await t.rt.ops.panic.resumeUnfinished()).toBeNull();
   });
@@ -230,7 +227,6 @@ describe("panic (halt)", () => {
       },
     });
     try {
-      expect(t.rt.redisUp).toBe(false);
       expect(t.rt.ops.deps.brokers.map((b) => b.name)).toEqual(["alpaca"]); // paper lives in Redis: not reachable
       const { report } = await t.rt.ops.panic.halt({ actor: "cli:ops", reason: "redis down" });
       expect(report.haltFlag).toBe("not_set");

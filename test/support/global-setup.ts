@@ -21,14 +21,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts redis-server on a free port and resolves once it accepts connections. */
-export async function startRedisServer(): Promise<{
+/** Starts redis-server (on `port`, or a free one) and resolves once it accepts connections. */
+export async function startRedisServer(opts: { port?: number } = {}): Promise<{
   url: string;
   port: number;
   proc: ChildProcess;
   stop: () => Promise<void>;
 }> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const proc = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
@@ -57,7 +57,7 @@ export async function startRedisServer(): Promise<{
   });
   const stop = () =>
     new Promise<void>((resolve) => {
-      if (proc.exitCode !== null) return resolve();
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
       proc.once("exit", () => resolve());
       proc.kill("SIGTERM");
     });

@@ -8,6 +8,8 @@ import { inject } from "vitest";
 import { loadAuditKey } from "../../src/audit/keyfile.js";
 import { loadConfig } from "../../src/config.js";
 import type { Guard } from "../../src/jobs/guard.js";
+import { allGuards } from "../../src/jobs/registry.js";
+import type { Logger } from "../../src/log.js";
 import { createRuntime, type Runtime } from "../../src/main.js";
 import type { Announcement, Notifier } from "../../src/notify.js";
 import { createNotifier } from "../../src/notify-factory.js";
@@ -34,6 +36,8 @@ export async function testRuntime(
     alertIntervalMs?: number;
     /** Post through the real notifier for the config (Slack Web API when a bot token and channel are set). */
     realNotifier?: boolean;
+    /** The runtime's logger (default: silent). */
+    log?: Logger;
   } = {},
 ) {
   const home = mkdtempSync(join(tmpdir(), "tg-rt-"));
@@ -49,12 +53,14 @@ export async function testRuntime(
     writeFileSync(join(home, "config.yml"), opts.yaml);
     env.TRADEGUARD_CONFIG = join(home, "config.yml");
   }
-  const config = loadConfig(env);
+  // Settings are parsed for every registered guard plus the test's own (a test guard may share no name with them).
+  const specs = [...allGuards, ...(opts.guards ?? []).filter((g) => !allGuards.includes(g))];
+  const config = loadConfig(env, specs);
   loadAuditKey(config.audit.keyFile, { create: true }); // Slack mode expects a provisioned key
 
   const notifier = opts.realNotifier ? createNotifier(config, silentLog) : (opts.notifier ?? new RecordingNotifier());
   const rt: Runtime = await createRuntime(config, {
-    log: silentLog,
+    log: opts.log ?? silentLog,
     notifier,
     now: opts.now,
     guards: opts.guards ?? [],

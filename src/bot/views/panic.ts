@@ -1,5 +1,5 @@
 // Block Kit for /panic: the confirmation with the blast radius, progress, and the final report.
-import type { BlastRadius } from "../../ops/panic.js";
+import type { BlastRadius } from "../../ops/blast-radius.js";
 import type { PanicReport } from "../../ops/panic-report.js";
 import { ids } from "../ids.js";
 import { type Block, context, divider, esc, section, sopBlock, who } from "./common.js";
@@ -70,6 +70,17 @@ export function panicReportView(r: PanicReport, runbookUrl?: string): { text: st
   if (r.status === "RUNNING")
     blocks.push(context("Cancelling and flattening… this message updates as brokers report."));
   if (r.snapshot) blocks.push(context(`Snapshot: ${esc(r.snapshot)}`));
+  else if (r.snapshotError)
+    blocks.push(section(`:warning: *Snapshot failed*: ${esc(r.snapshotError)} — the state at the halt was not saved.`));
+  if (r.redisErrors.length)
+    blocks.push(
+      section(
+        `:warning: *Redis failed during the panic* (the brokers were flattened anyway):\n${r.redisErrors
+          .slice(0, 5)
+          .map((e) => `• ${esc(e)}`)
+          .join("\n")}`,
+      ),
+    );
   if (r.status !== "RUNNING") {
     blocks.push(divider());
     blocks.push(

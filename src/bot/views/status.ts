@@ -14,6 +14,7 @@ const GUARD_ICON = {
   critical: ":rotating_light:",
   stale: ":hourglass:",
   error: ":x:",
+  not_configured: ":white_circle:",
 } as const;
 
 /** One-screen status summary. */
@@ -33,9 +34,13 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
       ),
     );
   if (s.guards.length) {
-    const bad = s.guards.filter((g) => g.state !== "ok");
+    const bad = s.guards.filter((g) => g.state !== "ok" && g.state !== "not_configured");
+    const off = s.guards.filter((g) => g.state === "not_configured");
     const line = s.guards.map((g) => `${GUARD_ICON[g.state]} ${g.name}`).join("  ");
-    const details = bad.map((g) => `• *${g.name}* ${g.state}: ${esc(g.detail)}`).join("\n");
+    const details = [
+      ...bad.map((g) => `• *${g.name}* ${g.state}: ${esc(g.detail)}`),
+      ...off.map((g) => `• *${g.name}* off: ${esc(g.detail)}`),
+    ].join("\n");
     blocks.push(section(`*Guards*\n${line}${details ? `\n${details}` : ""}`));
   }
   const flags: string[] = [];

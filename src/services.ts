@@ -1,0 +1,149 @@
+// The bot's lifecycle, beside the composition root: the Slack transport (src/bot) with every handler
+// (src/handlers), and the background duties — the heartbeat trading processes' dead-man's switch reads, the guard
+// schedules, the policy restart relay, the end of resume soaks, and the recovery of a panic left unfinished (at
+// start-up, whenever Redis comes back, and every few seconds). `tradeguard start`, tests and benchmarks call
+// startBot; nothing in src/bot starts background work.
+import type { Server } from "node:http";
+import { startTransport } from "./bot/app.js";
+import { handlers } from "./handlers/index.js";
+import { startPolicyRestartRelay } from "./jobs/policy-restart-relay.js";
+import type { PolicyWatchdogConfig } from "./jobs/policy-watchdog.js";
+import type { Runtime } from "./runtime.js";
+import { connectionLost, redisReachable } from "./state/redis.js";
+
+const HEARTBEAT_MS = 5_000;
+const SOAK_CHECK_MS = 2_000;
+const RECOVERY_CHECK_MS = 3_000;
+const RELAY_RETRY_MS = 5_000;
+
+export interface RunningBot {
+  /** The HTTP server (Bolt's receiver or the plain one). */
+  server: Server;
+  stop(): Promise<void>;
+}
+
+/** Starts the background duties; resolves at once (nothing here waits on Redis being up). */
+export function startServices(rt: Runtime): { stop(): Promise<void> } {
+  const { config: c, log } = rt;
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+
+  for (const g of rt.guards.notConfigured()) {
+    if (c.mode === "local") log.info(`guard ${g.name} is off: ${g.detail}`);
+    else log.warn({ guard: g.name }, `guard ${g.name} is off: ${g.detail}`);
+  }
+
+  const beat = () =>
+    rt.redis.set(rt.keys.heartbeatBot, String(Date.now())).catch((err) => log.warn({ err }, "heartbeat write failed"));
+  void beat();
+  timers.push(setInterval(beat, HEARTBEAT_MS));
+
+  rt.guards.start();
+
+  timers.push(
+    setInterval(
+      () => void rt.ops.resume.soakTick().catch((err) => log.warn({ err }, "soak check failed")),
+      SOAK_CHECK_MS,
+    ),
+  );
+
+  // A panic this bot (or another process) left unfinished — it died, or Redis failed before the panic was recorded —
+  // is resumed as soon as Redis answers: at start-up, on every reconnect, and on a timer in case an event was missed.
+  let recovering = false;
+  let again = false;
+  const recover = () => {
+    if (stopped || connectionLost(rt.redis)) return;
+    if (recovering) {
+      again = true; // e.g. Redis came back while a check was failing: check once more right after it
+      return;
+    }
+    recovering = true;
+    rt.ops.panic
+      .resumeUnfinished()
+      .then((r) => r && log.warn({ panic_id: r.id, status: r.status }, "resumed an unfinished panic"))
+      .catch((err) => log.warn({ err }, "could not check for an unfinished panic (Redis?); retrying"))
+      .finally(() => {
+        recovering = false;
+        if (again) {
+          again = false;
+          recover();
+        }
+      });
+  };
+  let wasDown = false;
+  const onReady = () => {
+    if (wasDown) log.warn("Redis is reachable again");
+    wasDown = false;
+    recover();
+  };
+  const onClose = () => {
+    if (!wasDown && !stopped) log.error("lost the connection to Redis; operations fall back where they can");
+    wasDown = true;
+  };
+  rt.redis.on("ready", onReady);
+  rt.redis.on("close", onClose);
+  recover();
+  timers.push(setInterval(recover, RECOVERY_CHECK_MS));
+  void redisReachable(rt.redis, 2_000).then((up) => {
+    if (!up) {
+      wasDown = true;
+      log.error("Redis is unreachable at start-up; the bot keeps retrying and /healthz answers 503 until it is back");
+    }
+  });
+
+  // The policy daemon's restart requests, relayed to a webhook/command when configured; retried until subscribed.
+  const policy = c.guards.policy_watchdog?.settings as PolicyWatchdogConfig | undefined;
+  let relay: { close(): Promise<void> } | null = null;
+  const startRelay = () => {
+    if (stopped || !policy || !(policy.restart_webhook || policy.restart_command)) return;
+    startPolicyRestartRelay({
+      subscriber: rt.redis.duplicate(),
+      redis: rt.redis,
+      keys: rt.keys,
+      log,
+      webhook: policy.restart_webhook,
+      command: policy.restart_command,
+      timeoutMs: policy.restart_timeout_ms,
+      instanceId: rt.instanceId,
+    }).then(
+      (r) => {
+        if (stopped) void r.close();
+        else relay = r;
+      },
+      (err) => {
+        log.warn({ err }, "policy restart relay: could not subscribe; retrying");
+        if (!stopped) timers.push(setTimeout(startRelay, RELAY_RETRY_MS));
+      },
+    );
+  };
+  startRelay();
+
+  return {
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      rt.redis.off("ready", onReady);
+      rt.redis.off("close", onClose);
+      await rt.guards.stop();
+      await relay?.close();
+    },
+  };
+}
+
+/** Starts the bot: the transport of the configured mode with every handler, then the background duties. */
+export async function startBot(rt: Runtime): Promise<RunningBot> {
+  const transport = await startTransport(rt, handlers);
+  const services = startServices(rt);
+  const addr = transport.server.address();
+  rt.log.info(
+    { mode: rt.config.mode, address: typeof addr === "object" && addr ? `${addr.address}:${addr.port}` : addr },
+    `tradeguard started (${rt.config.mode})`,
+  );
+  return {
+    server: transport.server,
+    async stop() {
+      await services.stop();
+      await transport.stop();
+    },
+  };
+}
