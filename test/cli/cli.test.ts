@@ -58,8 +58,33 @@ describe("tradeguard CLI", () => {
     expect(await redis.get(`${e2.REDIS_PREFIX}mode`)).toBeNull();
     const yes = await runCliOnTty(["panic", "--reason", "tty drill"], e2, /Type HALT/, "HALT");
     expect(yes.output).toMatch(/HALT-VERIFIED/);
+    // The report is printed once (the console alert does not print it a second time).
+    expect(yes.output.match(/HALT-VERIFIED — panic/g)).toHaveLength(1);
     expect(yes.code).toBe(0);
     expect(await redis.get(`${e2.REDIS_PREFIX}mode`)).toBe("halt");
+  });
+
+  it("panic whose snapshot cannot be written reports it and exits 1 (halted and flat, but incomplete)", async () => {
+    const h = mkdtempSync(join(tmpdir(), "tg-cli-"));
+    writeFileSync(join(h, "blocker"), "a file where the snapshot directory should be");
+    writeFileSync(join(h, "c.yml"), `panic: { snapshot_dir: ${JSON.stringify(join(h, "blocker", "snaps"))} }\n`);
+    const e2 = {
+      ...env,
+      TRADEGUARD_HOME: h,
+      TRADEGUARD_CONFIG: join(h, "c.yml"),
+      REDIS_PREFIX: `t${randomBytes(5).toString("hex")}:`,
+    };
+    const r = await runCli(["panic", "--reason", "no snapshot", "--yes"], e2);
+    expect(r.stdout).toMatch(/HALT-VERIFIED/);
+    expect(r.stdout).toMatch(/SNAPSHOT FAILED/);
+    expect(r.stderr).toMatch(/incomplete: snapshot: /);
+    expect(r.code).toBe(1);
+  });
+
+  it("a bad option value is a usage error (exit 2)", async () => {
+    const r = await runCli(["paper", "order", "--symbol", "AAPL", "--side", "sideways", "--qty", "1"], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--side must be buy or sell/);
   });
 
   it("panic without --yes off a terminal refuses and changes nothing", async () => {

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import nock from "nock";
 import { afterEach, describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { verifyChain } from "../../src/audit/chain.js";
 import { readEntries } from "../../src/audit/log.js";
 import type { Broker } from "../../src/brokers/broker.js";
 import { PaperBroker } from "../../src/brokers/paper.js";
-import { startingReport } from "../../src/ops/panic-report.js";
+import { incompleteSteps, reportText, startingReport } from "../../src/ops/panic-report.js";
 import { FakeBroker } from "../support/fake-broker.js";
 import { testRuntime } from "../support/runtime.js";
 
@@ -253,5 +253,32 @@ describe("panic (halt)", () => {
     } finally {
       await t.rt.close();
     }
+  });
+
+  it("checks the panic role itself: a refused actor changes nothing and the refusal is audited", async () => {
+    const t = await runtime({ yaml: "roles: { panic: [U1] }\npanic: { deadline_ms: 5000 }\n" });
+    const b = new FakeBroker("a").seed("AAPL", "10");
+    useBrokers(t, b);
+    await expect(t.rt.ops.panic.halt({ actor: "U2", reason: "not mine" })).rejects.toThrow(/not in the `panic` role/);
+    await expect(t.rt.ops.panic.prepare("U2", "not mine")).rejects.toThrow(/not in the `panic` role/);
+    expect(await t.rt.redis.get(t.rt.keys.mode)).toBeNull();
+    expect(b.calls).toEqual([]);
+    const denied = (await auditActions(t)).filter((e) => e.action === "auth.denied");
+    expect(denied).toHaveLength(2);
+    expect(denied[0]).toMatchObject({ actor: "U2", details: { role: "panic" } });
+  });
+
+  it("a failed snapshot is named in the report and its text, and the panic counts as incomplete", async () => {
+    const t = await runtime();
+    writeFileSync(join(t.home, "not-a-dir"), "x");
+    (t.rt.config.panic as { snapshotDir: string }).snapshotDir = join(t.home, "not-a-dir", "snapshots");
+    useBrokers(t, new FakeBroker("a").seed("AAPL", "10"));
+    const { report } = await t.rt.ops.panic.halt({ actor: "U1", reason: "no snapshot" });
+    expect(report.status).toBe("HALT-VERIFIED");
+    expect(report.snapshot).toBeNull();
+    expect(report.snapshotError).toMatch(/ENOTDIR|not a directory/);
+    expect(reportText(report)).toMatch(/SNAPSHOT FAILED: .*(ENOTDIR|not a directory)/);
+    expect(incompleteSteps(report)).toEqual([expect.stringMatching(/^snapshot: /)]);
+    expect((await auditActions(t)).find((e) => e.action === "panic.snapshot_failed")).toBeTruthy();
   });
 });
