@@ -41,6 +41,8 @@ export interface CheckResult {
 export interface DecideOptions {
   /** Dead-man's switch: `heartbeat:bot` older than this (or absent) → reduce-only. */
   heartbeatMaxAgeMs: number;
+  /** Dead-man's switch: `heartbeat:bot` more than this ahead of the gate's clock is invalid → reduce-only. Default 5 000. */
+  heartbeatMaxSkewMs?: number;
   /** A national best bid older than this is not used for the Rule 201 price test. */
   quoteMaxAgeMs: number;
   pdtRegime: PdtRegime;
@@ -71,18 +73,48 @@ export interface Connectivity {
   downCode?: "redis_unreachable" | "flags_stale";
 }
 
-/** The mode check() applies, and the dead-man's switch (shared by decide() and the gate's view()). */
+/** Default of DecideOptions.heartbeatMaxSkewMs / GateOptions.heartbeatMaxSkewMs: the clock skew a heartbeat may show. */
+export const HEARTBEAT_MAX_SKEW_MS = 5_000;
+
+/**
+ * The mode check() applies, and the dead-man's switch (shared by decide() and the gate's view()). The switch trips
+ * when `heartbeat:bot` is absent or unreadable, older than `heartbeatMaxAgeMs`, or more than `heartbeatMaxSkewMs` in
+ * the future: a heartbeat from the future proves no bot is alive now (issue 10: a year-2100 value must not keep the
+ * switch open forever). Written so that a NaN limit trips it too.
+ */
 export function effectiveMode(
   flags: GateFlags,
   conn: Connectivity,
   now: number,
   heartbeatMaxAgeMs: number,
+  heartbeatMaxSkewMs: number = HEARTBEAT_MAX_SKEW_MS,
 ): { mode: Mode; beforeDeadMansSwitch: Mode; hbAge: number | null; deadMansSwitch: boolean } {
   const hbAge = flags.heartbeatMs === null ? null : now - flags.heartbeatMs;
-  const deadMansSwitch = hbAge === null || hbAge > heartbeatMaxAgeMs;
+  const deadMansSwitch = hbAge === null || !(hbAge <= heartbeatMaxAgeMs && hbAge >= -heartbeatMaxSkewMs);
   let m: Mode = !conn.loaded || flags.modeInvalid ? "halt" : flags.mode;
   if (conn.down) m = conn.downMode === "halt" || m === "halt" ? "halt" : "reduce_only";
   return { mode: deadMansSwitch && m === "active" ? "reduce_only" : m, beforeDeadMansSwitch: m, hbAge, deadMansSwitch };
+}
+
+/** "5.001 s", "42 s", "2304 days": how far a heartbeat is off, for the dead_mans_switch reason. */
+function fmtSpan(ms: number): string {
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(3))} s`;
+  if (ms < 86_400_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.floor(ms / 86_400_000)} days`;
+}
+
+/** Why the dead-man's switch tripped (only called when it did, so no string is built on the allowing path). */
+function deadMansSwitchReason(flags: GateFlags, hbAge: number | null, maxAgeMs: number, maxSkewMs: number): string {
+  const tail = "failing safe to reduce-only";
+  if (hbAge === null) {
+    return flags.heartbeatInvalid
+      ? `dead_mans_switch: heartbeat:bot is unreadable (${flags.heartbeatInvalid}); ${tail}`
+      : `dead_mans_switch: heartbeat:bot is absent (no tradeguard bot has run); ${tail}`;
+  }
+  if (hbAge < 0) {
+    return `dead_mans_switch: heartbeat:bot is ${fmtSpan(-hbAge)} in the future (more than the ${fmtSpan(maxSkewMs)} allowed clock skew); ${tail}`;
+  }
+  return `dead_mans_switch: heartbeat:bot is ${Math.round(hbAge / 1000)} s old (limit ${Math.round(maxAgeMs / 1000)} s); ${tail}`;
 }
 
 /** In-process quotes given by the trading process (`gate.updateQuote`): symbol → {bid, ts}. */
@@ -130,7 +162,8 @@ export function decide(
   }
 
   // 2. The effective mode: the strictest of the mode key, Redis reachability and the dead-man's switch.
-  const eff = effectiveMode(flags, conn, now, opts.heartbeatMaxAgeMs);
+  const maxSkewMs = opts.heartbeatMaxSkewMs ?? HEARTBEAT_MAX_SKEW_MS;
+  const eff = effectiveMode(flags, conn, now, opts.heartbeatMaxAgeMs, maxSkewMs);
   if (conn.down && conn.downMode === "halt") {
     return { allow: false, reasons: [`${conn.downCode ?? "redis_unreachable"}: ${conn.down}; treating as halt`] };
   }
@@ -153,13 +186,8 @@ export function decide(
         : `mode_reduce_only: only reduce-only orders${flags.modeReason ? ` (${flags.modeReason})` : ""}`,
     );
   }
-  const hbAge = eff.hbAge;
   if (eff.deadMansSwitch && !reducing) {
-    reasons.push(
-      hbAge === null
-        ? "dead_mans_switch: heartbeat:bot is absent (no tradeguard bot has run); failing safe to reduce-only"
-        : `dead_mans_switch: heartbeat:bot is ${Math.round(hbAge / 1000)} s old (limit ${Math.round(opts.heartbeatMaxAgeMs / 1000)} s); failing safe to reduce-only`,
-    );
+    reasons.push(deadMansSwitchReason(flags, eff.hbAge, opts.heartbeatMaxAgeMs, maxSkewMs));
   }
 
   // The smallest cap wins; what set it is named only when the message is needed (no closures on the hot path).

@@ -42,6 +42,8 @@ export interface GateFlags {
   modeInvalid: string | null;
   /** heartbeat:bot, epoch ms; null when absent or unreadable. */
   heartbeatMs: number | null;
+  /** Set when heartbeat:bot exists but cannot be read (wrong type, not epoch ms): the dead-man's switch trips. */
+  heartbeatInvalid: string | null;
   eventLock: EventLock | null;
   closures: Map<string, string>;
   /** Symbol → epoch ms the Trading Pause ends (Infinity when unreadable: a pause until told otherwise). */
@@ -73,6 +75,7 @@ export function emptyFlags(): GateFlags {
     modeActor: null,
     modeInvalid: null,
     heartbeatMs: null,
+    heartbeatInvalid: null,
     eventLock: null,
     closures: new Map(),
     luldPaused: new Map(),
@@ -103,6 +106,35 @@ export function parseMode(
 export function parseHeartbeat(raw: string | null): number | null {
   if (raw === null || !/^\d{10,16}$/.test(raw)) return null;
   return Number(raw);
+}
+
+/** heartbeat:bot → its time, or why it is unreadable (absent: both null; the dead-man's switch trips either way). */
+export function parseHeartbeatField(raw: string | null): Pick<GateFlags, "heartbeatMs" | "heartbeatInvalid"> {
+  const heartbeatMs = parseHeartbeat(raw);
+  if (raw === null || heartbeatMs !== null) return { heartbeatMs, heartbeatInvalid: null };
+  return { heartbeatMs: null, heartbeatInvalid: `it holds ${JSON.stringify(raw.slice(0, 40))}, not epoch ms` };
+}
+
+/**
+ * A message on the mode channel → its mode, reason and actor, or null when it is not a valid ModeEvent (the same
+ * contract as `parseModeEvent` in src/state/mode.ts, which the gate does not load: `mode` one of the three and `ts`
+ * a string). Whatever it returns, the gate re-reads the key: the message is a prompt, the key is the truth.
+ */
+export function parseModeMessage(message: string): { mode: Mode; reason: string | null; actor: string | null } | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(message);
+  } catch {
+    return null;
+  }
+  if (typeof v !== "object" || v === null) return null;
+  const e = v as { mode?: unknown; reason?: unknown; actor?: unknown; ts?: unknown };
+  if (!isMode(e.mode) || typeof e.ts !== "string") return null;
+  return {
+    mode: e.mode,
+    reason: typeof e.reason === "string" ? e.reason : null,
+    actor: typeof e.actor === "string" ? e.actor : null,
+  };
 }
 
 const num = z.union([z.number(), z.string().regex(/^\d+(\.\d+)?$/)]);

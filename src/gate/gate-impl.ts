@@ -3,12 +3,20 @@
 // when the in-process copy of the flags can be trusted. Pub/sub is fire-and-forget, so the copy is trusted only while
 // the subscriber is connected, the flags were re-read since it last (re)connected, a read succeeded within
 // `maxStalenessMs` and a full re-read within `flagsMaxAgeMs`. Sources of the mode are ordered (`seq`): a slow read
-// never undoes a mode message that arrived while it was in flight.
+// never undoes a mode message that arrived while it was in flight, and a message never loosens the mode before the
+// key confirms it.
 import { Redis, type RedisOptions } from "ioredis";
-import { createKeys, isMode, type Keys, MARKET_KEYS } from "../state/keys.js";
-import { type CheckResult, type Connectivity, decide, effectiveMode, type OrderCheck } from "./decide.js";
+import { createKeys, type Keys, MARKET_KEYS, type Mode } from "../state/keys.js";
+import {
+  type CheckResult,
+  type Connectivity,
+  decide,
+  effectiveMode,
+  HEARTBEAT_MAX_SKEW_MS,
+  type OrderCheck,
+} from "./decide.js";
 import { DecideCache } from "./decide-cache.js";
-import { emptyFlags, type GateFlags } from "./flags.js";
+import { emptyFlags, type GateFlags, parseModeMessage } from "./flags.js";
 import {
   parseFullRead,
   parsePoll,
@@ -22,6 +30,8 @@ import {
 import type { Gate, GateOptions, GateView } from "./types.js";
 
 const unreachable = (text: string) => ({ code: "redis_unreachable" as const, text });
+/** How strict each mode is: a mode message may only move the gate up this order before the key is re-read. */
+const STRICTNESS: Record<Mode, number> = { active: 0, reduce_only: 1, halt: 2 };
 
 /** The Gate createGate returns: construct, then `start()` (subscribe and read once) before use. */
 export class GateImpl implements Gate {
@@ -58,6 +68,7 @@ export class GateImpl implements Gate {
   private readonly decideOpts;
   private readonly conn: Connectivity = { loaded: false, down: null, downMode: "halt" };
   private readonly heartbeatMaxAgeMs: number;
+  private readonly heartbeatMaxSkewMs: number;
   private readonly pollMs: number;
   private readonly refreshMs: number;
   private readonly maxStalenessMs: number;
@@ -67,6 +78,7 @@ export class GateImpl implements Gate {
     this.now = opts.now ?? Date.now;
     this.keys = createKeys(opts.prefix ?? process.env.REDIS_PREFIX ?? "");
     this.heartbeatMaxAgeMs = opts.heartbeatMaxAgeMs ?? 15_000;
+    this.heartbeatMaxSkewMs = opts.heartbeatMaxSkewMs ?? HEARTBEAT_MAX_SKEW_MS;
     this.pollMs = opts.pollMs ?? 1_000;
     this.refreshMs = opts.refreshMs ?? 10_000;
     this.maxStalenessMs = opts.maxStalenessMs ?? 5_000;
@@ -74,6 +86,7 @@ export class GateImpl implements Gate {
     this.conn.downMode = opts.redisDownMode ?? "halt";
     this.decideOpts = {
       heartbeatMaxAgeMs: this.heartbeatMaxAgeMs,
+      heartbeatMaxSkewMs: this.heartbeatMaxSkewMs,
       quoteMaxAgeMs: opts.quoteMaxAgeMs ?? 2_000,
       pdtRegime: opts.pdtRegime ?? "pdt_4210",
       marketRulesBrokers: opts.marketRulesBrokers ? new Set(opts.marketRulesBrokers) : null,
@@ -153,7 +166,7 @@ export class GateImpl implements Gate {
   view(): GateView {
     const now = this.now();
     this.updateConn(now);
-    const eff = effectiveMode(this.flags, this.conn, now, this.heartbeatMaxAgeMs);
+    const eff = effectiveMode(this.flags, this.conn, now, this.heartbeatMaxAgeMs, this.heartbeatMaxSkewMs);
     return {
       loaded: this.loaded,
       down: this.conn.down,
@@ -200,25 +213,23 @@ export class GateImpl implements Gate {
     return null;
   }
 
+  /**
+   * Any message on the mode channel, valid or not, re-reads the key at once (type-safe: a wrong type is halt), because
+   * the key is the truth and the message only a prompt. A valid ModeEvent is applied before the re-read only when it
+   * makes the gate stricter (or keeps its mode): a message that loosens the mode, or any while the key is invalid,
+   * waits for the key to confirm it, so a stray `{"mode":"active"}` never opens a halted gate (issue 10).
+   */
   private onModeMessage(message: string): void {
-    // The message is a prompt to act now; the key is the truth and is re-read right after.
-    try {
-      const v = JSON.parse(message) as { mode?: unknown; reason?: unknown; actor?: unknown };
-      if (isMode(v.mode)) {
-        this.modeSeq = ++this.seq;
-        this.flags = {
-          ...this.flags,
-          mode: v.mode,
-          modeInvalid: null,
-          modeReason: typeof v.reason === "string" ? v.reason : null,
-          modeActor: typeof v.actor === "string" ? v.actor : null,
-        };
-        this.opts.onChange?.(`mode message: ${v.mode}`);
-      }
-    } catch {
-      // not JSON: the poll below reads the key
+    const ev = parseModeMessage(message);
+    const cur = this.flags;
+    const apply = ev !== null && !cur.modeInvalid && STRICTNESS[ev.mode] >= STRICTNESS[cur.mode];
+    if (apply) {
+      this.modeSeq = ++this.seq;
+      this.flags = { ...cur, mode: ev.mode, modeInvalid: null, modeReason: ev.reason, modeActor: ev.actor };
     }
+    // The re-read is sent before onChange runs (it takes the next seq: its reply supersedes the message).
     void this.poll().catch(() => {});
+    if (apply) this.opts.onChange?.(`mode message: ${ev.mode}`);
   }
 
   /**
@@ -328,6 +339,7 @@ export class GateImpl implements Gate {
             modeActor: cur.modeActor,
             modeInvalid: cur.modeInvalid,
             heartbeatMs: cur.heartbeatMs,
+            heartbeatInvalid: cur.heartbeatInvalid,
           }),
       ...other,
       // A poll may have read a newer bid while this read was in flight.

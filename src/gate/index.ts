@@ -6,8 +6,9 @@
 // fire-and-forget. When the gate cannot trust its copy (Redis unreachable, data older than `maxStalenessMs`, or the
 // full re-read failing for longer than `flagsMaxAgeMs` while the poll still succeeds) it fails safe: halt (or
 // reduce-only, by option). A key of the wrong type among the flags is applied strictly (docs/gate.md) instead of
-// failing the whole re-read. When the bot's heartbeat is stale it fails safe to reduce-only (the
-// dead-man's switch: no bot is alive to relay a /panic).
+// failing the whole re-read; a `mode` of the wrong type is halt, seen by the next poll. When the bot's heartbeat is
+// stale, unreadable or in the future it fails safe to reduce-only (the dead-man's switch: no bot is alive to relay a
+// /panic).
 //
 // Imports are kept light on purpose (ioredis, zod, luxon, decimal.js and tradeguard's pure modules): a trading
 // process must not load Slack, ccxt or the bot to check an order. docs/gate.md is the manual.

@@ -15,6 +15,11 @@ export interface GateOptions {
   prefix?: string;
   /** Dead-man's switch: heartbeat:bot older than this → reduce-only. Default 15 000 (three missed 5 s beats). */
   heartbeatMaxAgeMs?: number;
+  /**
+   * Dead-man's switch: heartbeat:bot more than this ahead of the gate's clock is invalid → reduce-only (a heartbeat
+   * from the future, e.g. year 2100, proves nothing about a bot alive now). Default 5 000 (clock skew; keep NTP on).
+   */
+  heartbeatMaxSkewMs?: number;
   /** Poll of mode + heartbeat. Default 1 000. */
   pollMs?: number;
   /** Full re-read of every flag. Default 10 000 (also on every `flags` message and reconnect). */
