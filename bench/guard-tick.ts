@@ -59,7 +59,9 @@ export const guardTick: Benchmark = {
       const tmp = tempDir("guard-tick");
       const redis = createRedis(srv.url, { name: "bench-guard-tick" });
       try {
-        const config = loadConfig({ TRADEGUARD_HOME: tmp.dir, REDIS_URL: srv.url, REDIS_PREFIX: "gt:" });
+        // biome-ignore lint/suspicious/noExplicitAny: mixed guard list
+        const guards: Guard<any, any, any>[] = Array.from({ length: GUARDS }, (_, i) => makeGuard(i));
+        const config = loadConfig({ TRADEGUARD_HOME: tmp.dir, REDIS_URL: srv.url, REDIS_PREFIX: "gt:" }, guards);
         const keys = createKeys("gt:");
         const fields: Record<string, string> = {};
         for (let s = 0; s < SYMBOLS; s++) fields[`S${s}`] = `${100 + (s % 17)}|100`;
@@ -83,8 +85,6 @@ export const guardTick: Benchmark = {
           render: () => ({ text: "" }),
           log: silentLog,
         });
-        // biome-ignore lint/suspicious/noExplicitAny: mixed guard list
-        const guards: Guard<any, any, any>[] = Array.from({ length: GUARDS }, (_, i) => makeGuard(i));
         const runner = new GuardRunner({
           redis,
           keys,

@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join } from "node:path";
 import { loadAuditKey } from "../src/audit/keyfile.js";
 import { ids } from "../src/bot/ids.js";
-import { loadConfig } from "../src/config.js";
-import { createRuntime, type Runtime } from "../src/main.js";
+import { createRuntime, loadAppConfig as loadConfig } from "../src/main.js";
 import { createNotifier } from "../src/notify-factory.js";
+import type { Runtime } from "../src/runtime.js";
 import { startBot } from "../src/services.js";
 import { parseModeEvent } from "../src/state/mode.js";
 import { createRedis } from "../src/state/redis.js";

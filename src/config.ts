@@ -109,8 +109,8 @@ export interface GuardSpec {
   name: string;
   schedule: string;
   config: z.ZodType;
-  /** The guard stays off ("not configured") until one of `keys` is set under guards.<name>; `hint` says how. */
-  requires?: { keys: string[]; hint: string };
+  /** The guard stays off ("not configured") until a setting of its own (or `enabled: true`) is set; `hint` says how. */
+  requires?: { hint: string };
 }
 
 /** One guard's parsed settings. */
@@ -152,7 +152,8 @@ export function parseGuardSettings(raw: Record<string, unknown>, specs: readonly
     const parsed = g.config.safeParse(own);
     if (!parsed.success)
       throw new ConfigError(`invalid configuration:\n${formatIssues(`${source} guards.${g.name}`, parsed.error, ".")}`);
-    const declared = g.requires ? g.requires.keys.some((k) => k in own || (k === "enabled" && enabled === true)) : true;
+    // Any setting of the guard's own (or `enabled: true`) declares what it watches: only an untouched guard is off.
+    const declared = !g.requires || enabled === true || Object.keys(own).length > 0;
     out[g.name] = {
       enabled: enabled ?? true,
       schedule: schedule ?? g.schedule,
@@ -246,10 +247,7 @@ function formatIssues(source: string, error: z.ZodError, join = " "): string {
  * Parses env (+ the YAML file it names) into a Config, or throws ConfigError naming every bad key. `guards` are the
  * guards whose settings `guards.<name>` may hold (the composition root passes every registered guard).
  */
-export function loadConfig(
-  env: Record<string, string | undefined> = process.env,
-  guards: readonly GuardSpec[] = [],
-): Config {
+export function loadConfig(env: Record<string, string | undefined>, guards: readonly GuardSpec[]): Config {
   const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const envResult = envSchema.safeParse(clean);
   if (!envResult.success) throw new ConfigError(`invalid configuration:\n${formatIssues("env", envResult.error)}`);

@@ -11,8 +11,8 @@ export type { Logger };
 const CENSOR = "[redacted]";
 
 /**
- * Secret key names, compared in lower case with "-" and "_" removed; any key ending in "secret", "token" or
- * "password" is secret too. "apcaapikeyid" (the APCA-API-KEY-ID header) stays redacted as it always was, but generic
+ * Secret key names, compared in lower case with "-" and "_" removed; any key ending in "secret", "token",
+ * "password", "passphrase", "apikey", "accesskey" or "privatekey" is secret too. "apcaapikeyid" (the APCA-API-KEY-ID header) stays redacted as it always was, but generic
  * key ids (`keyId`, `key_id`) deliberately are not: a key id is not a secret, and the audit log and key rotation log
  * them so an operator can tell which key signed what.
  */
@@ -34,46 +34,29 @@ const SECRET_KEYS = new Set([
   "xslacksignature",
   "apcaapisecretkey",
   "apcaapikeyid",
+  // Exchange API headers of the venues tradeguard drives (Binance, OKX, Bybit, Coinbase, Kraken).
+  "xmbxapikey",
+  "okaccesskey",
+  "okaccesssign",
+  "okaccesspassphrase",
+  "xbapiapikey",
+  "xbapisign",
+  "cbaccesskey",
+  "cbaccesssign",
+  "cbaccesspassphrase",
+  "apisign",
 ]);
-const SECRET_SUFFIXES = ["secret", "token", "password"];
+const SECRET_SUFFIXES = ["secret", "token", "password", "passphrase", "apikey", "accesskey", "privatekey"];
 
 /** Nesting beyond this is replaced rather than walked (the walk is recursive). */
 const MAX_DEPTH = 32;
-
-/**
- * Paths pino's path-based redaction used. Superseded by the key-name censor in loggerOptions (createLogger does not use
- * them); still exported only because src/cli/context.ts builds its logger from them until it moves to loggerOptions.
- */
-export const REDACT_PATHS = [
-  "*.signingSecret",
-  "*.botToken",
-  "*.appToken",
-  "*.token",
-  "*.secret",
-  "*.secretKey",
-  "*.apiKey",
-  "*.keyId",
-  "*.password",
-  "*.privateKey",
-  "*.headers.authorization",
-  "*.headers['x-slack-signature']",
-  "*.headers['apca-api-secret-key']",
-  "*.headers['apca-api-key-id']",
-  "headers.authorization",
-  "headers['x-slack-signature']",
-  "headers['apca-api-secret-key']",
-  "config.env",
-  "config.redis.url",
-  "redis.url",
-  "config.slack.signingSecret",
-  "config.slack.botToken",
-  "config.slack.appToken",
-];
 
 /** Whether the property `key` holding `value` must be censored. */
 function isSecret(key: string, value: unknown): boolean {
   const k = key.replace(/[-_]/g, "").toLowerCase();
   if (SECRET_KEYS.has(k) || SECRET_SUFFIXES.some((s) => k.endsWith(s))) return true;
+  // `auth: "user:pass"` (HTTP clients' basic-auth option) is a secret; an `auth` object is walked into instead.
+  if (k === "auth" && typeof value === "string") return true;
   // Config.env is the raw environment: broker secrets sit in it under names the operator chooses (key_id_env,
   // secret_key_env, ...), which no key-name rule can recognise, so a whole env map is censored (as before).
   return k === "env" && value !== null && typeof value === "object";

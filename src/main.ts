@@ -15,13 +15,12 @@ import { ConsoleNotifier } from "./notify.js";
 import { ClearStore } from "./ops/clear-store.js";
 import type { OpsDeps } from "./ops/deps.js";
 import { createOperations } from "./ops/index.js";
+import { confirmationKey } from "./ops/panic-confirm.js";
 import { PanicStore } from "./ops/panic-store.js";
 import type { Runtime, RuntimeOptions } from "./runtime.js";
 import { createKeys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
 import { createRedis } from "./state/redis.js";
-
-export type { Runtime, RuntimeOptions };
 
 /** Parses the configuration once, with the settings of every registered guard. */
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -77,6 +76,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     panicStore: new PanicStore(redis, keys),
     clearStore: new ClearStore(redis, keys),
     instanceId,
+    confirmKey: confirmationKey(auditKeys.privateKey),
     now,
     guards,
     alerts,

@@ -9,8 +9,6 @@ import type { Notifier } from "./notify.js";
 import type { OpsDeps } from "./ops/deps.js";
 import type { Operations } from "./ops/index.js";
 
-export type { AuditKeys, Notifier, Operations };
-
 /** Everything an entry point needs. */
 export interface Runtime extends OpsDeps {
   auditKeys: AuditKeys;

@@ -60,7 +60,12 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
     recovering = true;
     rt.ops.panic
       .resumeUnfinished()
-      .then((r) => r && log.warn({ panic_id: r.id, status: r.status }, "resumed an unfinished panic"))
+      .then(
+        (r) =>
+          r &&
+          r.status !== "RUNNING" &&
+          log.warn({ panic_id: r.id, status: r.status }, "an unfinished panic is finished (resumed or followed)"),
+      )
       .catch((err) => log.warn({ err }, "could not check for an unfinished panic (Redis?); retrying"))
       .finally(() => {
         recovering = false;
@@ -92,7 +97,9 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
   });
 
   // The policy daemon's restart requests, relayed to a webhook/command when configured; retried until subscribed.
-  const policy = c.guards.policy_watchdog?.settings as PolicyWatchdogConfig | undefined;
+  // Only while the watchdog that drives it runs (enabled and configured).
+  const pw = c.guards.policy_watchdog;
+  const policy = pw?.enabled && !pw.notConfigured ? (pw.settings as PolicyWatchdogConfig) : undefined;
   let relay: { close(): Promise<void> } | null = null;
   const startRelay = () => {
     if (stopped || !policy || !(policy.restart_webhook || policy.restart_command)) return;

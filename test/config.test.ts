@@ -2,8 +2,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfig, redactedConfig } from "../src/config.js";
+import { redactedConfig } from "../src/config.js";
 import { ConfigError } from "../src/errors.js";
+import { loadAppConfig as loadConfig } from "../src/main.js";
 import { captureLog } from "./support/log.js";
 
 const home = mkdtempSync(join(tmpdir(), "tg-cfg-"));

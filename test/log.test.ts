@@ -239,4 +239,25 @@ describe("the pino-pretty path", () => {
     expect(text).toContain("via the worker");
     expectCensored(text.split("\n"), [secret("worker")], ["C0WORKER"]);
   });
+
+  it("censors the API-key headers of the exchanges tradeguard drives and a basic-auth string", () => {
+    const { log, lines } = captureLog();
+    log.info(
+      {
+        headers: {
+          "X-MBX-APIKEY": secret("mbx"),
+          "OK-ACCESS-KEY": secret("okk"),
+          "OK-ACCESS-PASSPHRASE": secret("okp"),
+          "x-api-key": secret("xak"),
+          "X-BAPI-API-KEY": secret("bapi"),
+        },
+        client: { auth: `ops:${secret("basic")}` },
+        keyId: "PKVISIBLE",
+      },
+      "exchange call",
+    );
+    const out = lines.join("\n");
+    for (const s of ["mbx", "okk", "okp", "xak", "bapi", "basic"]) expect(out).not.toContain(secret(s));
+    expect(out).toContain("PKVISIBLE");
+  });
 });

@@ -210,8 +210,8 @@ export class AuditLog {
           const entries = !this.redis
             ? await this.commitFileOnly(batch)
             : connectionLost(this.redis)
-              ? await this.offlineOrThrow(new Error(`Connection is closed (${this.redis.status})`), batch)
-              : await this.commitRedis(batch).catch((err) => this.offlineOrThrow(err, batch));
+              ? await this.toFile(new Error(`Connection is closed (${this.redis.status})`), batch)
+              : await this.commitRedis(batch).catch((err) => this.toFile(err, batch));
           for (const [i, p] of batch.entries()) p.resolve(entries[i]!);
         } catch (err) {
           for (const p of batch) p.reject(err);
@@ -222,11 +222,18 @@ export class AuditLog {
     }
   }
 
-  private async offlineOrThrow(err: unknown, batch: Pending[]): Promise<AuditEntry[]> {
-    if (!isConnectionError(err)) throw err;
-    // Said once per outage, not once per entry.
+  /**
+   * Redis did not take the batch — unreachable, or refusing (READONLY during a failover, LOADING, OOM, BUSY…): the
+   * entries are chained onto the local file instead, never dropped. Said once per outage, not once per entry.
+   */
+  private async toFile(err: unknown, batch: Pending[]): Promise<AuditEntry[]> {
     if (!this.offline)
-      this.deps.log.error({ err }, "audit: Redis unreachable, chaining entries onto the local audit file only");
+      this.deps.log.error(
+        { err },
+        isConnectionError(err)
+          ? "audit: Redis unreachable, chaining entries onto the local audit file only"
+          : "audit: Redis refused the append, chaining entries onto the local audit file only",
+      );
     this.offline = true;
     this.head = null;
     this.fileState = null;

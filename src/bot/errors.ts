@@ -12,11 +12,23 @@ export function unwrap(err: unknown): unknown {
   return e;
 }
 
-/** Handles a listener error: logs it and tells the user via the interaction's response_url when there is one. */
+/**
+ * Slack's escaping rule for message text: &, < and > are control characters (<!channel>, <@U…>, <url|label>), so
+ * text not meant as one carries them as &amp; &lt; &gt;, and only those
+ * (https://api.slack.com/reference/surfaces/formatting#escaping). Error messages quote what the user typed.
+ */
+export function escapeSlackText(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+/**
+ * Handles a listener error: logs it and tells the user via the interaction's response_url when there is one.
+ * `fetch` is the transport's (it carries the timeout every outgoing call has).
+ */
 export async function handleSlackError(
   err: unknown,
   body: unknown,
-  deps: { log: Logger; metrics: Metrics },
+  deps: { log: Logger; metrics: Metrics; fetch: typeof fetch },
 ): Promise<void> {
   const original = unwrap(err);
   const d = describeError(original);
@@ -27,15 +39,19 @@ export async function handleSlackError(
       { err: original, correlationId: d.correlationId },
       `unexpected error (correlation id ${d.correlationId})`,
     );
-  const responseUrl = (body as { response_url?: string; response_urls?: { response_url: string }[] } | undefined)
-    ?.response_url;
-  if (!responseUrl) return;
+  const responseUrl = (body as { response_url?: unknown } | undefined)?.response_url;
+  if (typeof responseUrl !== "string" || !responseUrl) return;
   try {
-    await fetch(responseUrl, {
+    const res = await deps.fetch(responseUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ response_type: "ephemeral", replace_original: false, text: `:no_entry: ${d.message}` }),
+      body: JSON.stringify({
+        response_type: "ephemeral",
+        replace_original: false,
+        text: `:no_entry: ${escapeSlackText(d.message)}`,
+      }),
     });
+    await res.body?.cancel(); // the answer is not needed; release the connection
   } catch (e) {
     deps.log.error({ err: e }, "could not deliver the error reply to Slack");
   }

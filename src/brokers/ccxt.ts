@@ -8,9 +8,6 @@ import type { BrokerConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
 import { CcxtBroker } from "./ccxt-broker.js";
 
-export { CcxtBroker, type CcxtBrokerOptions } from "./ccxt-broker.js";
-export { toDecimalString } from "./ccxt-values.js";
-
 export type CcxtBrokerConfig = Extract<BrokerConfig, { kind: "ccxt" }>;
 
 /** Builds the ccxt exchange for a `kind: ccxt` broker config (secrets from env) and wraps it in a CcxtBroker. */

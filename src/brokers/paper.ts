@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import { z } from "zod";
 import { BrokerError, UserInputError } from "../errors.js";
 import type { Keys } from "../state/keys.js";
+import { connectionLost } from "../state/redis.js";
 import {
   type Broker,
   type BulkResult,
@@ -55,9 +56,9 @@ export class PaperBroker implements Broker {
 
   private async latency(signal?: AbortSignal) {
     if (signal?.aborted) throw new BrokerError(this.name, "deadline reached");
-    // The book lives in Redis: a client that gave up reconnecting (the CLI's, with Redis down) will never reach it,
-    // so say so at once instead of retrying until the deadline. The bot's client keeps reconnecting: retried.
-    if (this.redis.status === "end")
+    // The book lives in Redis: while the connection is lost (or the CLI's client gave up), say so at once instead
+    // of retrying until the panic's deadline.
+    if (connectionLost(this.redis))
       throw new BrokerError(this.name, "the paper book lives in Redis, and Redis is unreachable");
     if (this.latencyMs <= 0) return;
     await new Promise<void>((resolve) => {

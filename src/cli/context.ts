@@ -3,8 +3,9 @@ import { pino } from "pino";
 import type { Config } from "../config.js";
 import { ConfigError, describeError, StateUnavailableError, TradeguardError } from "../errors.js";
 import { type Logger, loggerOptions } from "../log.js";
-import { createRuntime, loadAppConfig, type Runtime } from "../main.js";
+import { createRuntime, loadAppConfig } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
+import type { Runtime } from "../runtime.js";
 import { isConnectionError, redisReachable } from "../state/redis.js";
 
 /** The CLI's exit codes (README): 0 ok; 1 operation failed or refused; 2 usage or configuration; 3 Redis unreachable. */

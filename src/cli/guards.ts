@@ -29,8 +29,10 @@ export function registerGuards(program: Command): void {
           if (res.guards.length === 0)
             process.stdout.write("no guard ran (none enabled, or another replica holds their locks)\n");
         }
+        for (const u of res.unreadable) process.stderr.write(`tradeguard: ${u.key}: ${u.problem}\n`);
         // Give queued alert posts (paced ~1/s) time to go out before the process exits.
         await rt.alerts.drained();
+        if (res.unreadable.length) throw new CliExit(EXIT.failed);
       });
     });
   guards

@@ -29,33 +29,35 @@ export function registerKillSwitch(program: Command): void {
       await withRuntime(async (rt) => {
         if (!opts.yes) {
           if (!process.stdin.isTTY) throw new CliExit(EXIT.usage, "not a terminal: pass --yes to confirm the panic");
-          const radius = (await rt.ops.panic.prepare(actor, opts.reason))!;
-          for (const b of radius.brokers) {
+          const { radius } = await rt.ops.panicRequest.prepare(actor, opts.reason);
+          for (const b of radius!.brokers) {
             process.stderr.write(
               `  ${b.broker} (${b.kind}): ${b.openOrders} open orders, ${b.positions} positions, gross ${b.grossNotional}${b.error ? ` [could not read: ${b.error}]` : ""}\n`,
             );
           }
           if (!(await confirmOnTty("Type HALT to halt trading and flatten everything: ")))
             throw new CliExit(EXIT.failed, "not confirmed; nothing was changed");
-        } else await rt.ops.panic.prepare(actor, opts.reason, { radius: false });
+        } else await rt.ops.panicRequest.prepare(actor, opts.reason, { radius: false });
         // The report is printed here; on the console the alert would only print it a second time.
         const announce = !(rt.notifier instanceof ConsoleNotifier);
         const { report, joined } = await rt.ops.panic.halt({ actor, reason: opts.reason, announce });
         if (opts.json) printJson({ ...report, joined });
         else process.stdout.write(`${joined ? "(joined the panic already running)\n" : ""}${reportText(report)}\n`);
+        // Exit codes (README): 3 when Redis could not take the halt flag, or the panic is not recorded in Redis;
+        // 1 when a broker is not verified flat, or the panic is otherwise incomplete (snapshot, a Redis step).
         if (report.haltFlag === "not_set") {
           process.stderr.write(
             "\n!!! REDIS WAS UNREACHABLE: THE HALT FLAG IS NOT SET. Trading processes may keep trading. Audit entries are in the local audit file. !!!\n",
           );
           throw new CliExit(EXIT.unavailable);
         }
-        if (report.redisErrors.length) {
+        if (report.status !== "HALT-VERIFIED") throw new CliExit(EXIT.failed);
+        if (report.redisErrors.some((e) => e.startsWith("record the finished panic:"))) {
           process.stderr.write(
-            `\n!!! REDIS FAILED DURING THE PANIC: the halt flag was set at ${report.haltedAt}, but ${report.redisErrors.length} later step(s) did not reach Redis. Check \`tradeguard status\` once Redis is back; a running bot finishes the panic's record then. !!!\n`,
+            `\n!!! REDIS FAILED DURING THE PANIC: the halt flag was set at ${report.haltedAt} and every broker is verified flat, but the panic is not recorded in Redis (${report.redisErrors.join("; ")}). Check \`tradeguard status\` once Redis is back; a running bot records it then. !!!\n`,
           );
           throw new CliExit(EXIT.unavailable);
         }
-        if (report.status !== "HALT-VERIFIED") throw new CliExit(EXIT.failed);
         const incomplete = incompleteSteps(report);
         if (incomplete.length)
           throw new CliExit(EXIT.failed, `halted and verified flat, but incomplete: ${incomplete.join("; ")}`);

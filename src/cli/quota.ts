@@ -2,8 +2,9 @@
 // the trading processes' rate limiter keeps in Redis (src/ratelimit/).
 import type { Command } from "commander";
 import type { ApiQuotaConfig } from "../jobs/api-quota.js";
-import { EXCHANGE_RE, rateLimitKeys } from "../ratelimit/keys.js";
+import { EXCHANGE_RE } from "../ratelimit/keys.js";
 import { type ExchangeUsage, readQuotaUsage } from "../ratelimit/usage.js";
+import { rateLimitKeys } from "../state/keys.js";
 import { printJson, requireRedis, withRuntime } from "./context.js";
 
 /** Registers quota. */

@@ -1,7 +1,7 @@
 // tradeguard status
 import type { Command } from "commander";
 import { reportText } from "../ops/panic-report.js";
-import { printJson, requireRedis, withRuntime } from "./context.js";
+import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
 
 /** Registers status. */
 export function registerStatus(program: Command): void {
@@ -13,7 +13,15 @@ export function registerStatus(program: Command): void {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "status");
         const s = await rt.ops.status();
-        if (opts.json) return printJson(s);
+        // Unreadable keys are named (stderr) after the rest of the state, and the exit code says something is wrong.
+        const unreadable = () => {
+          for (const u of s.unreadable) process.stderr.write(`tradeguard: ${u.key}: ${u.problem}\n`);
+          if (s.unreadable.length) throw new CliExit(EXIT.failed);
+        };
+        if (opts.json) {
+          printJson(s);
+          return unreadable();
+        }
         const lines = [`mode: ${s.mode}${s.invalid ? ` (INVALID VALUE: ${s.invalid})` : ""}`];
         if (s.since) lines.push(`since: ${s.since} by ${s.actor ?? "?"}`);
         if (s.reason) lines.push(`reason: ${s.reason}`);
@@ -34,7 +42,9 @@ export function registerStatus(program: Command): void {
             `alert ${a.severity}: ${a.title} (since ${a.since}, ${a.count}×${a.ackedBy ? `, acked by ${a.ackedBy}` : ""})`,
           );
         if (s.lastPanic) lines.push("", "last panic:", reportText(s.lastPanic));
+        for (const u of s.unreadable) lines.push(`UNREADABLE ${u.key}: ${u.problem}`);
         process.stdout.write(`${lines.join("\n")}\n`);
+        unreadable();
       });
     });
 }

@@ -2,6 +2,7 @@
 import type { BlockAction, ButtonAction } from "@slack/bolt";
 import type { SlackHandler } from "../bot/handler.js";
 import { ids } from "../bot/ids.js";
+import { userText, who } from "../bot/views/common.js";
 
 export const alertsHandler: SlackHandler = {
   name: "alerts",
@@ -12,7 +13,8 @@ export const alertsHandler: SlackHandler = {
       await respond({
         replace_original: false,
         response_type: "in_channel",
-        text: `:eyes: <@${body.user.id}> acknowledged: ${alert.title}`,
+        // The title comes from Redis (other processes write alerts): escaped, so it cannot mention or link.
+        text: `:eyes: ${who(body.user.id)} acknowledged: ${userText(alert.title, 300)}`,
       });
     });
     // The SOP button is a link; Slack still sends an interaction for it, which only needs an ack.

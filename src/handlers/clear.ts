@@ -3,6 +3,7 @@ import type { BlockAction, ButtonAction } from "@slack/bolt";
 import type { SlackHandler } from "../bot/handler.js";
 import { ids } from "../bot/ids.js";
 import { clearRequestView } from "../bot/views/clear.js";
+import { channelRef, code } from "../bot/views/common.js";
 
 export const clearHandler: SlackHandler = {
   name: "clear",
@@ -19,7 +20,7 @@ export const clearHandler: SlackHandler = {
       });
       await respond({
         response_type: "ephemeral",
-        text: `Resume request \`${req.id}\` posted${posted ? ` in <#${posted.channel}>` : ""}. It needs ${req.needed} approval(s) from someone else.`,
+        text: `Resume request ${code(req.id)} posted${posted ? ` in ${channelRef(posted.channel)}` : ""}. It needs ${req.needed} approval(s) from someone else.`,
       });
     });
 

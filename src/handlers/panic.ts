@@ -13,20 +13,18 @@ export const panicHandler: SlackHandler = {
     app.command("/panic", async ({ command, ack, respond }) => {
       await ack({ response_type: "ephemeral", text: ":hourglass: Reading the blast radius from every broker…" });
       const reason = command.text.trim() || "no reason given";
-      const radius = (await rt.ops.panic.prepare(command.user_id, reason))!;
-      await respond({ response_type: "ephemeral", replace_original: true, ...panicConfirmView(radius, reason) });
+      const { radius, confirmation } = await rt.ops.panicRequest.prepare(command.user_id, reason);
+      await respond({
+        response_type: "ephemeral",
+        replace_original: true,
+        ...panicConfirmView(radius!, reason, confirmation),
+      });
     });
 
     app.action(ids.panicConfirm, async ({ ack, body, action, respond }) => {
       await ack();
-      const value = "value" in action && typeof action.value === "string" ? action.value : "{}";
-      let reason = "no reason given";
-      try {
-        reason = String((JSON.parse(value) as { reason?: unknown }).reason ?? reason);
-      } catch {
-        // a malformed button value keeps the default reason; the halt must not depend on it
-      }
-      // The halt starts first and never waits on Slack: a slow or failing response_url must not delay or block it.
+      // The button carries the confirmation token the bot issued with this user's /panic (checked by the operation).
+      const token = "value" in action && typeof action.value === "string" ? action.value : "";
       const update = (message: object) =>
         respond({ replace_original: true, ...message }).catch((err) =>
           rt.log.warn({ err }, "panic: message update failed"),
@@ -38,11 +36,16 @@ export const panicHandler: SlackHandler = {
         lastSent = now;
         void update(panicReportView(r, rt.config.runbookUrl));
       };
-      const halting = rt.ops.panic.halt({ actor: body.user.id, reason, onProgress: progress });
-      void update({
-        text: ":rotating_light: Halting: setting mode=halt, then cancelling and flattening every broker…",
+      const { report } = await rt.ops.panicRequest.confirm({
+        actor: body.user.id,
+        token,
+        onProgress: progress,
+        // The halt has started (it never waits on Slack: a slow or failing response_url cannot delay it).
+        onAccepted: () =>
+          void update({
+            text: ":rotating_light: Halting: setting mode=halt, then cancelling and flattening every broker…",
+          }),
       });
-      const { report } = await halting;
       await update(panicReportView(report, rt.config.runbookUrl));
     });
 

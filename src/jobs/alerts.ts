@@ -6,9 +6,12 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../log.js";
 import type { Announcement, Notifier } from "../notify.js";
 import type { Keys } from "../state/keys.js";
+import { HASH_FIELD_CHECKS, type KeyProblem, readKeys } from "../state/validate.js";
 import type { Finding, Severity } from "./guard.js";
 
 const RANK: Record<Severity, number> = { info: 0, warn: 1, critical: 2 };
+/** While `alerts:open` is unreadable, one condition is posted at most this often (there is no dedup record). */
+const UNPERSISTED_REPOST_MS = 10 * 60_000;
 /** Newest events kept per guard in `alerts:<guard>`. */
 export const ALERT_HISTORY = 500;
 
@@ -95,22 +98,35 @@ export class PacedQueue {
 
 /** The pipeline the guard runner hands findings to. */
 export class AlertPipeline {
+  /** Last time a condition was posted while `alerts:open` was unreadable (field → epoch ms). */
+  private readonly unpersisted = new Map<string, number>();
+
   constructor(
     private readonly deps: { redis: Redis; keys: Keys; queue: PacedQueue; render: AlertRenderer; log: Logger },
   ) {}
 
   /** Opens, escalates, counts and resolves the alerts of one alert stream (one guard) for this tick's findings. */
-  process(stream: string, findings: Finding[], now: Date): Promise<AlertEvent[]> {
-    return this.processTick([{ stream, findings }], now);
+  async process(stream: string, findings: Finding[], now: Date): Promise<AlertEvent[]> {
+    return (await this.processTick([{ stream, findings }], now)).events;
   }
 
   /**
    * The same for every guard of one tick: one read of `alerts:open`, one transaction that persists every event,
-   * then the posts. Streams not listed keep their open alerts.
+   * then the posts. Streams not listed keep their open alerts. Unreadable entries are kept (and reported), never
+   * silently replaced; an `alerts:open` that cannot be read at all (wrong type) still lets every condition be
+   * posted — without dedup, so each at most every 10 minutes — and is reported.
    */
-  async processTick(batch: { stream: string; findings: Finding[] }[], now: Date): Promise<AlertEvent[]> {
+  async processTick(
+    batch: { stream: string; findings: Finding[] }[],
+    now: Date,
+  ): Promise<{ events: AlertEvent[]; unreadable: KeyProblem[] }> {
     const { redis, keys } = this.deps;
-    const openRaw = await redis.hgetall(keys.alertsOpen);
+    const read = (await readKeys(redis, [{ name: "alerts:open", key: keys.alertsOpen, cmd: "hgetall" }])).get(
+      "alerts:open",
+    )!;
+    if (!read.ok) return this.postUnpersisted(batch, now, { key: "alerts:open", problem: read.problem });
+    const openRaw = read.value as Record<string, string>;
+    const unreadable = badEntries(openRaw);
     const at = now.toISOString();
     const events: AlertEvent[] = [];
     const updates: Record<string, string> = {};
@@ -119,12 +135,9 @@ export class AlertPipeline {
     for (const { stream, findings } of batch) {
       const open = new Map<string, OpenAlert>();
       for (const [k, v] of Object.entries(openRaw)) {
-        try {
-          const a = JSON.parse(v) as OpenAlert;
-          if (a.stream === stream) open.set(k, a);
-        } catch {
-          this.deps.log.warn({ key: k }, "alerts:open holds an unreadable entry; replacing it");
-        }
+        if (HASH_FIELD_CHECKS["alerts:open"]!(v) !== null) continue;
+        const a = JSON.parse(v) as OpenAlert;
+        if (a.stream === stream) open.set(k, a);
       }
       const mine: AlertEvent[] = [];
       const seen = new Set<string>();
@@ -179,7 +192,39 @@ export class AlertPipeline {
     }
     await tx.exec();
     for (const e of events) void this.deps.queue.post(this.deps.render(e));
-    return events;
+    return { events, unreadable };
+  }
+
+  /** `alerts:open` cannot be read: post each open condition anyway (rate-limited in memory), report the key. */
+  private postUnpersisted(
+    batch: { stream: string; findings: Finding[] }[],
+    now: Date,
+    problem: KeyProblem,
+  ): { events: AlertEvent[]; unreadable: KeyProblem[] } {
+    this.deps.log.error(problem, "alerts:open is unreadable: alerts are posted without dedup until it is repaired");
+    const at = now.toISOString();
+    const events: AlertEvent[] = [];
+    for (const { stream, findings } of batch) {
+      for (const f of findings) {
+        if (f.severity === "info") continue;
+        const field = alertField(stream, f.key);
+        const last = this.unpersisted.get(field);
+        if (last !== undefined && now.getTime() - last < UNPERSISTED_REPOST_MS) continue;
+        this.unpersisted.set(field, now.getTime());
+        const { actions: _actions, ...finding } = f;
+        const alert: OpenAlert = {
+          ...finding,
+          stream,
+          since: at,
+          lastSeen: at,
+          count: 1,
+          notifiedSeverity: f.severity,
+        };
+        events.push({ type: "opened", at, alert });
+      }
+    }
+    for (const e of events) void this.deps.queue.post(this.deps.render(e));
+    return { events, unreadable: [problem] };
   }
 
   /** Resolves once every alert queued so far has been posted. */
@@ -190,24 +235,42 @@ export class AlertPipeline {
   /** Records who acknowledged an open alert (`field` = alertField(stream, key)); null when it is no longer open. */
   async acknowledge(field: string, by: string): Promise<OpenAlert | null> {
     const { redis, keys } = this.deps;
-    const raw = await redis.hget(keys.alertsOpen, field);
-    if (!raw) return null;
+    const read = (await readKeys(redis, [{ name: "alerts:open", key: keys.alertsOpen, cmd: "hgetall" }])).get(
+      "alerts:open",
+    )!;
+    const raw = read.ok ? (read.value as Record<string, string>)[field] : undefined;
+    if (!raw || HASH_FIELD_CHECKS["alerts:open"]!(raw) !== null) return null;
     const alert = { ...(JSON.parse(raw) as OpenAlert), ackedBy: by };
     await redis.hset(keys.alertsOpen, field, JSON.stringify(alert));
     return alert;
   }
 
-  /** The open alerts, most severe first. */
+  /** The open alerts, most severe first (unreadable entries left out: readOpen reports them). */
   async open(): Promise<OpenAlert[]> {
-    const raw = await this.deps.redis.hvals(this.deps.keys.alertsOpen);
-    const out: OpenAlert[] = [];
-    for (const v of raw) {
-      try {
-        out.push(JSON.parse(v) as OpenAlert);
-      } catch {
-        // unreadable entries are reported by process()
-      }
-    }
-    return out.sort((a, b) => RANK[b.severity] - RANK[a.severity] || a.since.localeCompare(b.since));
+    return (await this.readOpen()).alerts;
   }
+
+  /** The open alerts, most severe first, and what of `alerts:open` could not be read. */
+  async readOpen(): Promise<{ alerts: OpenAlert[]; unreadable: KeyProblem[] }> {
+    const read = (
+      await readKeys(this.deps.redis, [{ name: "alerts:open", key: this.deps.keys.alertsOpen, cmd: "hgetall" }])
+    ).get("alerts:open")!;
+    if (!read.ok) return { alerts: [], unreadable: [{ key: "alerts:open", problem: read.problem }] };
+    const raw = read.value as Record<string, string>;
+    const alerts = Object.values(raw)
+      .filter((v) => HASH_FIELD_CHECKS["alerts:open"]!(v) === null)
+      .map((v) => JSON.parse(v) as OpenAlert);
+    alerts.sort((a, b) => RANK[b.severity] - RANK[a.severity] || a.since.localeCompare(b.since));
+    return { alerts, unreadable: badEntries(raw) };
+  }
+}
+
+/** The entries of `alerts:open` that are not alert records, named by field. */
+function badEntries(raw: Record<string, string>): KeyProblem[] {
+  const out: KeyProblem[] = [];
+  for (const [field, v] of Object.entries(raw)) {
+    const problem = HASH_FIELD_CHECKS["alerts:open"]!(v);
+    if (problem) out.push({ key: `alerts:open[${field}]`, problem });
+  }
+  return out;
 }

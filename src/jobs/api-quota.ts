@@ -3,8 +3,9 @@
 // quotas, so the guard warns at 80% of an exchange's 15-minute quota and goes critical at 90%, and warns when a
 // WebSocket has reconnected more than 3 times in an hour (a flapping feed, or an exchange closing it on purpose).
 import { z } from "zod";
-import { EXCHANGE_RE, rateLimitKeys } from "../ratelimit/keys.js";
+import { EXCHANGE_RE } from "../ratelimit/keys.js";
 import { type ExchangeUsage, summarizeExchange } from "../ratelimit/usage.js";
+import { rateLimitKeys } from "../state/keys.js";
 import { defineGuard, type Finding, type KeyRead } from "./guard.js";
 
 export const SOP_QUOTA = "sop-api-quota";

@@ -18,36 +18,10 @@ import {
 } from "../market/economic-calendar.js";
 /** Logical key names (the runner applies the prefix). */
 import { EVENT_KEYS } from "../state/keys.js";
+import { type EventLock, eventLockSchema } from "../state/validate.js";
 import { defineGuard, type Finding, type FlagChange } from "./guard.js";
 
-// The calendar moved to src/market/economic-calendar.ts; re-exported so existing importers keep working.
-export {
-  type CalendarEvent,
-  calendarFileSchema,
-  EVENT_KINDS,
-  EVENT_ZONE,
-  type EventKind,
-  newYorkLabel,
-  newYorkToEpochMs,
-  parseEarningsFile,
-  parseEarningsTime,
-  parseEarningsZset,
-  shippedEvents,
-} from "../market/economic-calendar.js";
-export { EVENT_KEYS };
-
 export const SOP_EVENT = "sop-economic-event";
-
-/** The value of `risk:event_lock`; exactly these fields. */
-export const eventLockSchema = z
-  .object({
-    event: z.string().min(1),
-    until: z.iso.datetime({ offset: true }),
-    cap: z.number().min(0).max(1),
-    exempt: z.array(z.string()),
-  })
-  .strict();
-export type EventLock = z.infer<typeof eventLockSchema>;
 
 const windowSchema = z
   .object({

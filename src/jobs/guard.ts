@@ -84,9 +84,9 @@ export interface Guard<C = unknown, V = Record<string, unknown>, P = unknown> {
   config: z.ZodType<C>;
   /**
    * For a guard that watches something the desk must declare (a policy daemon, NTP servers): it stays off, shown
-   * as "not configured — <hint>", until one of `keys` is set under guards.<name>.
+   * as "not configured — <hint>", until guards.<name> has a setting of its own (or `enabled: true`).
    */
-  requires?: { keys: string[]; hint: string };
+  requires?: { hint: string };
   /** The Redis keys this guard reads, by read name. */
   reads(config: C): Record<keyof V & string, KeyRead>;
   probe?(config: C, ctx: ProbeContext): Promise<P>;

@@ -32,18 +32,6 @@ import { MARKET_KEYS } from "../state/keys.js";
 import { defineGuard, type Finding, type FlagChange, type KeyRead } from "./guard.js";
 import { type EntryWrite, evaluateSymbol, SOP_LULD, type TickContext } from "./luld-ssr-symbol.js";
 
-// Re-exported so existing imports keep working: the parsers live in src/market/luld-ssr-values.ts, the SOP anchors
-// in the per-symbol step.
-export {
-  type PrevClose,
-  parsePrevClose,
-  parseQuote,
-  parseState,
-  parseTrades,
-  quoteProblems,
-} from "../market/luld-ssr-values.js";
-export { SOP_LULD, SOP_SSR } from "./luld-ssr-symbol.js";
-
 const symbolSchema = z.string().regex(/^[A-Z0-9][A-Z0-9./-]{0,15}$/, "an upper-case ticker");
 
 const configSchema = z

@@ -7,7 +7,8 @@ import { execFile } from "node:child_process";
 import type { Redis } from "ioredis";
 import type { Logger } from "../log.js";
 import type { Keys } from "../state/keys.js";
-import { POLICY_KEYS, type RestartRequest, restartRequestSchema } from "./policy-watchdog.js";
+import { POLICY_KEYS } from "../state/keys.js";
+import { type RestartRequest, restartRequestSchema } from "./policy-watchdog.js";
 
 export interface RestartRelayOptions {
   /** A dedicated connection (ioredis puts a subscribed connection in subscriber mode); the relay closes it. */

@@ -10,8 +10,6 @@ import { z } from "zod";
 import { POLICY_KEYS } from "../state/keys.js";
 import { defineGuard, type Finding, type FlagChange } from "./guard.js";
 
-export { POLICY_KEYS };
-
 export const SOP_POLICY = "sop-policy-watchdog";
 
 const runnerKeys = {
@@ -202,8 +200,7 @@ export const policyWatchdog = defineGuard<PolicyWatchdogConfig, Values, Probe>({
   alertStream: "policy",
   config: configSchema,
   requires: {
-    keys: ["enabled"],
-    hint: "set guards.policy_watchdog.enabled: true once the RL policy daemon writes policy:last_update",
+    hint: "set guards.policy_watchdog.enabled: true (or any of its settings) once the RL policy daemon writes policy:last_update",
   },
   reads: () => ({
     lastUpdate: { key: POLICY_KEYS.lastUpdate, type: "string", schema: str },

@@ -6,6 +6,7 @@ import { luldSsrGuard } from "./luld-ssr.js";
 import { marketHoursGuard } from "./market-hours.js";
 import { pdtLocateGuard } from "./pdt-locate.js";
 import { policyWatchdog } from "./policy-watchdog.js";
+import { stateIntegrity } from "./state-integrity.js";
 import { timeSync } from "./time-sync.js";
 
 // biome-ignore lint/suspicious/noExplicitAny: guards of different config/value types live in one list
@@ -17,4 +18,5 @@ export const allGuards: Guard<any, any, any>[] = [
   marketHoursGuard,
   luldSsrGuard,
   pdtLocateGuard,
+  stateIntegrity,
 ];

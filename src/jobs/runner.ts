@@ -14,14 +14,13 @@ import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { GuardState, GuardStatus } from "../ops/deps.js";
 import type { Keys } from "../state/keys.js";
+import { HASH_FIELD_CHECKS, type KeyProblem, readKeys } from "../state/validate.js";
 import type { AlertPipeline } from "./alerts.js";
 import type { Finding, FlagChange, Guard, KeyRead, Snapshot } from "./guard.js";
 import { EffectRunner } from "./runner/effects.js";
 import { claimTick, intervalMs, scheduleTicks } from "./runner/schedule.js";
 import { readSnapshot } from "./runner/snapshot.js";
 
-export type { GuardState };
-export { intervalMs };
 export const GUARD_STATE_VALUE: Record<Exclude<GuardState, "not_configured">, number> = {
   ok: 0,
   warn: 1,
@@ -41,6 +40,8 @@ export interface GuardRun {
 export interface RunOnceResult {
   findings: Finding[];
   guards: GuardRun[];
+  /** Keys of the engine's own state that could not be read this tick (e.g. `alerts:open` of the wrong type). */
+  unreadable: KeyProblem[];
 }
 
 interface Entry {
@@ -166,14 +167,28 @@ export class GuardRunner {
    * ran while enabled and scheduled); `not_configured` while it waits for its subject to be declared.
    */
   async states(): Promise<GuardStatus[]> {
-    const raw = await this.deps.redis.hgetall(this.deps.keys.guardsState);
+    return (await this.readStates()).guards;
+  }
+
+  /** The same, with what of `guards:state` could not be read (a guard whose record is garbage shows as such). */
+  async readStates(): Promise<{ guards: GuardStatus[]; unreadable: KeyProblem[] }> {
+    const read = (
+      await readKeys(this.deps.redis, [{ name: "guards:state", key: this.deps.keys.guardsState, cmd: "hgetall" }])
+    ).get("guards:state")!;
+    const unreadable: KeyProblem[] = read.ok ? [] : [{ key: "guards:state", problem: read.problem }];
+    const raw = read.ok ? (read.value as Record<string, string>) : {};
     const now = this.now().getTime();
-    return this.entries.map((e) => {
+    const guards = this.entries.map((e) => {
       let run: GuardRun = { name: e.guard.name, state: "stale", detail: "never ran", lastRun: "", durationMs: 0 };
-      try {
-        if (raw[e.guard.name]) run = JSON.parse(raw[e.guard.name]!) as GuardRun;
-      } catch {
-        run.detail = "state record unreadable";
+      const rec = raw[e.guard.name];
+      if (!read.ok) run.detail = `guards:state unreadable: ${read.problem}`;
+      else if (rec !== undefined) {
+        const problem = HASH_FIELD_CHECKS["guards:state"]!(rec);
+        if (problem === null) run = JSON.parse(rec) as GuardRun;
+        else {
+          run.detail = `state record unreadable: ${problem}`;
+          unreadable.push({ key: `guards:state[${e.guard.name}]`, problem });
+        }
       }
       if (e.enabled && e.notConfigured) run = { ...run, state: "not_configured", detail: e.notConfigured };
       else if (e.enabled && run.lastRun && now - Date.parse(run.lastRun) > 3 * e.intervalMs) {
@@ -182,6 +197,7 @@ export class GuardRunner {
       if (!e.enabled) run = { ...run, detail: `disabled${run.lastRun ? `; ${run.detail}` : ""}` };
       return { ...run, schedule: e.schedule, enabled: e.enabled };
     });
+    return { guards, unreadable };
   }
 
   /** Starts the schedules (the bot). */
@@ -235,7 +251,7 @@ export class GuardRunner {
     void this.effects.release(claim.giveBack, instanceId);
     let roundTrips = 1;
     const mine = due.filter((e) => claim.mine.includes(e.guard.name));
-    if (mine.length === 0) return { findings: [], guards: [] };
+    if (mine.length === 0) return { findings: [], guards: [], unreadable: [] };
     try {
       const snap = await readSnapshot(redis, keys, mine);
       roundTrips += snap.roundTrips;
@@ -266,7 +282,7 @@ export class GuardRunner {
         this.runs.inc({ guard: run.name, state: run.state });
         this.durations.observe({ guard: run.name }, run.durationMs / 1000);
       }
-      await this.deps.alerts.processTick(
+      const alerts = await this.deps.alerts.processTick(
         results.map((r) => ({ stream: r.entry.guard.alertStream ?? r.entry.guard.name, findings: r.findings })),
         now,
       );
@@ -274,7 +290,7 @@ export class GuardRunner {
       await record.exec();
       roundTrips++;
       this.lastTickRoundTrips = roundTrips + 1; // + lock release below
-      return { findings, guards: runs };
+      return { findings, guards: runs, unreadable: alerts.unreadable };
     } finally {
       await this.effects.release(
         mine.map((e) => e.guard.name),

@@ -117,7 +117,6 @@ export const timeSync = defineGuard<TimeSyncConfig, Record<string, never>, TimeS
   schedule: "0 * * * * *",
   config: configSchema,
   requires: {
-    keys: ["servers", "chrony"],
     hint: "set guards.time_sync.servers to the desk's NTP servers (host:port), or chrony: required",
   },
   reads: () => ({}),

@@ -2,8 +2,10 @@
 // approvers (never the requester) have approved, moves halt → reduce_only and starts the soak in the same step,
 // unless a panic is running. Double clicks and concurrent approvals therefore change the mode at most once.
 import type { Redis } from "ioredis";
+import { z } from "zod";
 import type { Keys } from "../state/keys.js";
-import { MODE_LUA } from "../state/mode.js";
+import { MODE_LUA, modeEventJson } from "../state/mode.js";
+import { type KeyProblem, readKeys } from "../state/validate.js";
 
 export interface ClearRequest {
   id: string;
@@ -36,7 +38,7 @@ return {'created', ARGV[1]}
 `;
 
 // KEYS: request hash, approvals set, clear:active, panic:active, mode, mode:meta, resume:soak
-// ARGV: id, approver, nowMs, nowIso, channel, soakJson, reason
+// ARGV: id, approver, nowMs, nowIso, channel, soakJson, reason, mode event JSON
 const APPROVE = `${MODE_LUA}
 local st = redis.call('HGET', KEYS[1], 'state')
 if not st then return {'missing'} end
@@ -60,34 +62,39 @@ if redis.call('GET', KEYS[5]) ~= 'halt' then
 end
 redis.call('HSET', KEYS[1], 'state', 'approved', 'decided_by', ARGV[2], 'decided_at', ARGV[4])
 redis.call('DEL', KEYS[3])
-tg_set_mode(KEYS[5], KEYS[6], ARGV[5], 'reduce_only', ARGV[7], ARGV[2], ARGV[4], '')
+tg_set_mode(KEYS[5], KEYS[6], ARGV[5], 'reduce_only', ARGV[7], ARGV[2], ARGV[4], '', ARGV[8])
 redis.call('SET', KEYS[7], ARGV[6])
 return {'approved', tostring(n)}
 `;
 
-// KEYS: request hash, clear:active. ARGV: id, actor, nowIso
+// KEYS: request hash, clear:active. ARGV: id, actor, nowIso, nowMs
+// Returns {'rejected'} when this call rejected it, {'closed', state, decided_by} when it was already decided or has
+// expired (nothing changes), {'missing'}.
 const REJECT = `
 local st = redis.call('HGET', KEYS[1], 'state')
-if not st then return 'missing' end
-if st ~= 'pending' then return st end
+if not st then return {'missing'} end
+if st == 'pending' and (tonumber(redis.call('HGET', KEYS[1], 'expires_at_ms')) or 0) <= tonumber(ARGV[4]) then
+  st = 'expired'
+end
+if st ~= 'pending' then return {'closed', st, redis.call('HGET', KEYS[1], 'decided_by') or ''} end
 redis.call('HSET', KEYS[1], 'state', 'rejected', 'decided_by', ARGV[2], 'decided_at', ARGV[3])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-return 'rejected'
+return {'rejected'}
 `;
 
-// KEYS: resume:soak, mode, mode:meta. ARGV: soakJson (must match), channel, actor, nowIso, reason
+// KEYS: resume:soak, mode, mode:meta. ARGV: soakJson (must match), channel, actor, nowIso, reason, mode event JSON
 const FINISH_SOAK = `${MODE_LUA}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 if redis.call('GET', KEYS[2]) ~= 'reduce_only' then return 0 end
-tg_set_mode(KEYS[2], KEYS[3], ARGV[2], 'active', ARGV[5], ARGV[3], ARGV[4], '')
+tg_set_mode(KEYS[2], KEYS[3], ARGV[2], 'active', ARGV[5], ARGV[3], ARGV[4], '', ARGV[6])
 return 1
 `;
 
 type Scripts = Redis & {
   tgClearCreate(...a: string[]): Promise<[string, string?]>;
   tgClearApprove(...a: string[]): Promise<[string, string?]>;
-  tgClearReject(...a: string[]): Promise<string>;
+  tgClearReject(...a: string[]): Promise<[string, string?, string?]>;
   tgSoakFinish(...a: string[]): Promise<number>;
 };
 
@@ -105,6 +112,11 @@ export type ApproveOutcome =
   | { kind: "duplicate" }
   | { kind: "panic_running" }
   | { kind: "not_halted"; mode: string };
+
+export type RejectOutcome =
+  | { kind: "rejected" }
+  | { kind: "closed"; state: string; decidedBy: string | null }
+  | { kind: "missing" };
 
 /** Redis persistence of clear requests and the soak. */
 export class ClearStore {
@@ -166,6 +178,7 @@ export class ClearStore {
       k.modeChannel,
       soakJson,
       reason,
+      modeEventJson("reduce_only", reason, approver, now.toISOString()),
     );
     switch (kind) {
       case "approved":
@@ -180,9 +193,19 @@ export class ClearStore {
     }
   }
 
-  /** Rejects a pending request. Returns the state it ended in ("rejected", or what it already was, or "missing"). */
-  reject(id: string, actor: string, now: Date): Promise<string> {
-    return this.r.tgClearReject(this.keys.clearRequest(id), this.keys.clearActive, id, actor, now.toISOString());
+  /** Rejects a pending request; a request already decided (or expired) is left as it is and reported closed. */
+  async reject(id: string, actor: string, now: Date): Promise<RejectOutcome> {
+    const [kind, state, by] = await this.r.tgClearReject(
+      this.keys.clearRequest(id),
+      this.keys.clearActive,
+      id,
+      actor,
+      now.toISOString(),
+      String(now.getTime()),
+    );
+    if (kind === "rejected") return { kind };
+    if (kind === "closed") return { kind, state: state ?? "unknown", decidedBy: by || null };
+    return { kind: "missing" };
   }
 
   /** Ends the soak: reduce_only → active, only if the soak recorded is still this one and nothing halted since. */
@@ -198,20 +221,21 @@ export class ClearStore {
         actor,
         now.toISOString(),
         reason,
+        modeEventJson("active", reason, actor, now.toISOString()),
       )) === 1
     );
   }
 
-  /** The soak in progress, as stored (raw JSON kept for the compare in finishSoak). */
-  async soak(): Promise<{ raw: string; requestId: string; until: string } | null> {
+  /**
+   * The soak in progress, as stored (raw JSON kept for the compare in finishSoak). A value that is not a soak record
+   * (not JSON, `until` missing or not a time, …) is returned as `invalid` with the reason: it must never end a soak.
+   */
+  async soak(): Promise<
+    { raw: string; requestId: string; until: string; untilMs: number } | { raw: string; invalid: string } | null
+  > {
     const raw = await this.r.get(this.keys.resumeSoak);
-    if (!raw) return null;
-    try {
-      const v = JSON.parse(raw) as { request_id?: unknown; until?: unknown };
-      return { raw, requestId: String(v.request_id ?? ""), until: String(v.until ?? "") };
-    } catch {
-      return { raw, requestId: "", until: "" };
-    }
+    if (raw === null) return null;
+    return parseSoak(raw);
   }
 
   /** The id of the pending request, if any. */
@@ -219,31 +243,87 @@ export class ClearStore {
     return this.r.get(this.keys.clearActive);
   }
 
-  /** One request with its approvals; state reads `expired` once past its expiry. */
+  /** One request with its approvals; state reads `expired` once past its expiry. Null when unknown or unreadable. */
   async get(id: string, now = new Date()): Promise<ClearRequest | null> {
-    const [[, h], [, approvals]] = (await this.r
-      .multi()
-      .hgetall(this.keys.clearRequest(id))
-      .smembers(this.keys.clearApprovals(id))
-      .exec()) as [[null, Record<string, string>], [null, string[]]];
-    if (!h?.id) return null;
-    let state = (
-      ["pending", "approved", "rejected", "expired"].includes(h.state ?? "") ? h.state : "expired"
-    ) as ClearRequest["state"];
-    if (state === "pending" && Number(h.expires_at_ms) <= now.getTime()) state = "expired";
+    const r = await this.readRequest(id, now);
+    return r && "id" in r ? r : null;
+  }
+
+  /** One request; an unreadable one is reported with the reason instead of being dropped silently. */
+  async readRequest(id: string, now = new Date()): Promise<ClearRequest | { problem: KeyProblem } | null> {
+    const key = `clear:request:${id}`;
+    const res = await readKeys(this.r, [
+      { name: key, key: this.keys.clearRequest(id), cmd: "hgetall" },
+      { name: `${key}:approvals`, key: this.keys.clearApprovals(id), cmd: "smembers" },
+    ]);
+    const hr = res.get(key)!;
+    if (!hr.ok) return { problem: { key, problem: hr.problem } };
+    const h = hr.value as Record<string, string>;
+    if (Object.keys(h).length === 0) return null;
+    const ar = res.get(`${key}:approvals`)!;
+    if (!ar.ok) return { problem: { key: `${key}:approvals`, problem: ar.problem } };
+    const parsed = requestFields.safeParse(h);
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      return { problem: { key, problem: `${i.path.join(".") || "value"}: ${i.message}` } };
+    }
+    const f = parsed.data;
+    let state = f.state;
+    if (state === "pending" && Number(f.expires_at_ms) <= now.getTime()) state = "expired";
     return {
-      id: h.id,
-      requester: h.requester ?? "",
-      reason: h.reason ?? "",
-      createdAt: h.created_at ?? "",
-      expiresAt: h.expires_at ?? "",
-      needed: Number(h.needed ?? 1),
-      approvals: (approvals ?? []).sort(),
+      id: f.id,
+      requester: f.requester,
+      reason: f.reason,
+      createdAt: f.created_at,
+      expiresAt: f.expires_at,
+      needed: Number(f.needed),
+      approvals: (ar.value as string[]).sort(),
       state,
-      panicId: h.panic_id || null,
-      haltSince: h.halt_since || null,
-      decidedBy: h.decided_by || null,
-      decidedAt: h.decided_at || null,
+      panicId: f.panic_id || null,
+      haltSince: f.halt_since || null,
+      decidedBy: f.decided_by || null,
+      decidedAt: f.decided_at || null,
     };
   }
+}
+
+/** The fields of a `clear:request:<id>` hash. */
+const requestFields = z.object({
+  id: z.string().min(1),
+  requester: z.string().min(1),
+  reason: z.string(),
+  created_at: z.string(),
+  expires_at: z.string(),
+  expires_at_ms: z.string().regex(/^\d+$/, "epoch milliseconds"),
+  needed: z.string().regex(/^\d+$/, "an integer"),
+  state: z.enum(["pending", "approved", "rejected", "expired"]),
+  panic_id: z.string().default(""),
+  halt_since: z.string().default(""),
+  decided_by: z.string().optional(),
+  decided_at: z.string().optional(),
+});
+
+const soakSchema = z.object({
+  request_id: z.string().min(1),
+  until: z.iso.datetime({ offset: true }),
+});
+
+/** Parses a `resume:soak` value; garbage is reported with the reason, never read as "the soak is over". */
+export function parseSoak(
+  raw: string,
+): { raw: string; requestId: string; until: string; untilMs: number } | { raw: string; invalid: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    return { raw, invalid: `not JSON (${JSON.stringify(raw.slice(0, 60))})` };
+  }
+  const r = soakSchema.safeParse(json);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    return { raw, invalid: `${i.path.join(".") || "value"}: ${i.message}` };
+  }
+  const untilMs = Date.parse(r.data.until);
+  if (!Number.isFinite(untilMs)) return { raw, invalid: `until: not a time (${JSON.stringify(r.data.until)})` };
+  return { raw, requestId: r.data.request_id, until: r.data.until, untilMs };
 }

@@ -10,6 +10,7 @@ import type { Metrics } from "../metrics.js";
 import type { Notifier } from "../notify.js";
 import type { Keys } from "../state/keys.js";
 import type { ModeStore } from "../state/mode.js";
+import type { KeyProblem } from "../state/validate.js";
 import type { ClearStore } from "./clear-store.js";
 import type { PanicStore } from "./panic-store.js";
 
@@ -27,9 +28,9 @@ export interface GuardStatus {
   enabled: boolean;
 }
 
-/** What operations read of the guard engine. */
+/** What operations read of the guard engine: every guard's state, and what of its records is unreadable. */
 export interface GuardStatusSource {
-  states(): Promise<GuardStatus[]>;
+  readStates(): Promise<{ guards: GuardStatus[]; unreadable: KeyProblem[] }>;
 }
 
 /** An open alert as operations show it (the alert pipeline stores more). */
@@ -46,7 +47,7 @@ export interface OpenAlertView {
 
 /** What operations use of the alert pipeline. */
 export interface AlertSource {
-  open(): Promise<OpenAlertView[]>;
+  readOpen(): Promise<{ alerts: OpenAlertView[]; unreadable: KeyProblem[] }>;
   acknowledge(field: string, by: string): Promise<OpenAlertView | null>;
 }
 
@@ -65,6 +66,8 @@ export interface OpsDeps {
   clearStore: ClearStore;
   /** Identifies this process (panic leases). */
   instanceId: string;
+  /** Signs /panic confirmations (derived from the audit key, so every replica shares it). */
+  confirmKey: Buffer;
   now: () => Date;
   guards: GuardStatusSource;
   alerts: AlertSource;

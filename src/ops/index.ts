@@ -4,15 +4,19 @@ import { acknowledgeAlert } from "./alerts.js";
 import { blastRadius } from "./blast-radius.js";
 import type { OpsDeps } from "./deps.js";
 import { PanicOperation } from "./panic.js";
+import { PanicRequests } from "./panic-request.js";
 import { ResumeOperation } from "./resume.js";
 import { authorize } from "./roles.js";
 import { getStatus } from "./status.js";
 
 /** Builds the operations over one set of dependencies. */
 export function createOperations(deps: OpsDeps) {
+  const panic = new PanicOperation(deps);
   return {
     deps,
-    panic: new PanicOperation(deps),
+    panic,
+    /** /panic's request → confirmation token → click (the CLI uses `prepare` without the token). */
+    panicRequest: new PanicRequests(deps, panic),
     resume: new ResumeOperation(deps),
     status: () => getStatus(deps),
     blastRadius: (timeoutMs?: number) => blastRadius(deps, timeoutMs),

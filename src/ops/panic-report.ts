@@ -3,8 +3,18 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { type BrokerOutcome, brokerOutcomeSchema } from "../brokers/broker.js";
+import { UserInputError } from "../errors.js";
 
-export type { BrokerOutcome };
+/** The longest reason a panic or resume request takes (it is shown in Slack, logs and the audit log). */
+export const MAX_REASON = 500;
+
+/** A trimmed reason, or a clear refusal when it is too long. */
+export function checkReason(reason: string): string {
+  const why = reason.trim() || "no reason given";
+  if (why.length > MAX_REASON)
+    throw new UserInputError(`The reason is ${why.length} characters long; keep it to ${MAX_REASON}.`);
+  return why;
+}
 
 export const panicReportSchema = z.object({
   id: z.string(),

@@ -1,40 +1,65 @@
 // Panic state in Redis (`panic:<id>`, `panic:active`, `panic:last`): the start of a panic sets the halt flag and
 // claims `panic:active` in one script, so the halt is published before any broker call and a second request joins
-// the running panic instead of flattening twice. A lease lets another process (or a restarted bot) take over a
-// panic whose owner died.
+// the running panic instead of flattening twice. A lease (in Redis's own clock, so hosts' clocks do not matter) lets
+// another process (or a restarted bot) take over a panic whose owner died.
 import type { Redis } from "ioredis";
 import type { Keys } from "../state/keys.js";
-import { MODE_LUA } from "../state/mode.js";
+import { MODE_LUA, modeEventJson } from "../state/mode.js";
+import { type KeyProblem, readKeys } from "../state/validate.js";
 import { type PanicReport, panicReportSchema } from "./panic-report.js";
 
+/** Redis's clock in epoch ms, inside a script. */
+const NOW_LUA = `
+local function tg_now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+`;
+
 // KEYS: panic:active, panic:<id>, mode, mode:meta, resume:soak, clear:active
-// ARGV: id, reason, actor, ts, channel, owner, leaseUntilMs, reportJson
-const BEGIN = `${MODE_LUA}
+// ARGV: id, reason, actor, ts, channel, owner, leaseMs, reportJson, mode event JSON, key prefix
+// A `panic:active` naming a panic that is not running (its record missing, unreadable or done: a stale pointer) is
+// replaced; one naming a running panic is joined — and the halt flag is (re)asserted if something changed it.
+const BEGIN = `${MODE_LUA}${NOW_LUA}
 local existing = redis.call('GET', KEYS[1])
-if existing then return {0, existing} end
+if existing then
+  local ok, st = pcall(redis.call, 'HGET', ARGV[10] .. 'panic:' .. existing, 'state')
+  if ok and st == 'running' then
+    if redis.call('GET', KEYS[3]) ~= 'halt' then
+      tg_set_mode(KEYS[3], KEYS[4], ARGV[5], 'halt', ARGV[2], ARGV[3], ARGV[4], existing, ARGV[9])
+    end
+    return {0, existing}
+  end
+end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], 'state', 'running', 'owner', ARGV[6], 'lease', ARGV[7], 'report', ARGV[8], 'attempts', '1')
-tg_set_mode(KEYS[3], KEYS[4], ARGV[5], 'halt', ARGV[2], ARGV[3], ARGV[4], ARGV[1])
+redis.call('HSET', KEYS[2], 'state', 'running', 'owner', ARGV[6], 'lease', tostring(tg_now_ms() + tonumber(ARGV[7])),
+  'report', ARGV[8], 'attempts', '1')
+tg_set_mode(KEYS[3], KEYS[4], ARGV[5], 'halt', ARGV[2], ARGV[3], ARGV[4], ARGV[1], ARGV[9])
 redis.call('DEL', KEYS[5], KEYS[6])
 return {1, ARGV[1]}
 `;
 
-// KEYS: panic:<id>. ARGV: owner, nowMs, leaseUntilMs, "takeover" | "renew".
+// KEYS: panic:<id>. ARGV: owner, leaseMs, "takeover" | "renew".
 // Renews this owner's lease, or takes over a running panic whose lease expired (or that this owner left unfinished):
 // a takeover counts a new execution attempt. Returns the attempt number, or 0 when not claimed.
-const CLAIM = `
+const CLAIM = `${NOW_LUA}
 if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+local now = tg_now_ms()
 local owner = redis.call('HGET', KEYS[1], 'owner')
 local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') or 0
-if owner ~= ARGV[1] and lease > tonumber(ARGV[2]) then return 0 end
-if ARGV[4] == 'renew' and owner ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease', ARGV[3])
-if ARGV[4] == 'takeover' then return redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
+if owner ~= ARGV[1] and lease > now then return 0 end
+if ARGV[3] == 'renew' and owner ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'lease', tostring(now + tonumber(ARGV[2])))
+if ARGV[3] == 'takeover' then return redis.call('HINCRBY', KEYS[1], 'attempts', 1) end
 return tonumber(redis.call('HGET', KEYS[1], 'attempts') or '1') or 1
 `;
 
-// KEYS: panic:<id>, panic:active, panic:last. ARGV: id, reportJson
+// KEYS: panic:<id>, panic:active, panic:last. ARGV: id, reportJson, owner.
+// Only the owner records the result (a process whose panic another took over does not overwrite it); a panic that
+// never had a record (flattened while Redis could not take the halt flag) gets one. Returns 1, or 0 when superseded.
 const FINISH = `
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if owner and owner ~= ARGV[3] then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'done', 'report', ARGV[2])
 redis.call('HDEL', KEYS[1], 'lease')
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
@@ -62,8 +87,9 @@ export class PanicStore {
   }
 
   /** Sets mode=halt, publishes it and claims `panic:active` — or returns the id of the panic already running. */
-  async begin(report: PanicReport, owner: string, leaseUntilMs: number): Promise<{ started: boolean; id: string }> {
+  async begin(report: PanicReport, owner: string, leaseMs: number): Promise<{ started: boolean; id: string }> {
     const k = this.keys;
+    const since = report.haltedAt ?? report.requestedAt;
     const [started, id] = await this.r.tgPanicBegin(
       k.panicActive,
       k.panic(report.id),
@@ -74,11 +100,13 @@ export class PanicStore {
       report.id,
       report.reason,
       report.actor,
-      report.haltedAt ?? report.requestedAt,
+      since,
       k.modeChannel,
       owner,
-      String(leaseUntilMs),
+      String(leaseMs),
       JSON.stringify(report),
+      modeEventJson("halt", report.reason, report.actor, since),
+      k.prefix,
     );
     return { started: started === 1, id };
   }
@@ -88,13 +116,13 @@ export class PanicStore {
    * the new attempt number (a takeover after a crash is attempt 2, ...); 0 when another live owner holds it or it
    * is done.
    */
-  takeover(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<number> {
-    return this.r.tgPanicClaim(this.keys.panic(id), owner, String(nowMs), String(leaseUntilMs), "takeover");
+  takeover(id: string, owner: string, leaseMs: number): Promise<number> {
+    return this.r.tgPanicClaim(this.keys.panic(id), owner, String(leaseMs), "takeover");
   }
 
-  /** Renews this owner's lease on a running panic; false when it lost it or the panic is done. */
-  async renew(id: string, owner: string, nowMs: number, leaseUntilMs: number): Promise<boolean> {
-    return (await this.r.tgPanicClaim(this.keys.panic(id), owner, String(nowMs), String(leaseUntilMs), "renew")) > 0;
+  /** Renews this owner's lease on a running panic; false when it lost it (another process took over) or it is done. */
+  async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
+    return (await this.r.tgPanicClaim(this.keys.panic(id), owner, String(leaseMs), "renew")) > 0;
   }
 
   /** Saves progress of a running panic. */
@@ -102,14 +130,17 @@ export class PanicStore {
     await this.r.hset(this.keys.panic(report.id), "report", JSON.stringify(report));
   }
 
-  /** Marks the panic done with its final report and releases `panic:active`. */
-  async finish(report: PanicReport): Promise<void> {
-    await this.r.tgPanicFinish(
-      this.keys.panic(report.id),
-      this.keys.panicActive,
-      this.keys.panicLast,
-      report.id,
-      JSON.stringify(report),
+  /** Marks the panic done with its final report and releases `panic:active`; false when another owner took it over. */
+  async finish(report: PanicReport, owner: string): Promise<boolean> {
+    return (
+      (await this.r.tgPanicFinish(
+        this.keys.panic(report.id),
+        this.keys.panicActive,
+        this.keys.panicLast,
+        report.id,
+        JSON.stringify(report),
+        owner,
+      )) === 1
     );
   }
 
@@ -118,14 +149,33 @@ export class PanicStore {
     return this.r.get(this.keys.panicActive);
   }
 
-  /** State and report of one panic (null when unknown or unreadable). */
+  /** State and report of one panic (null when unknown or unreadable; readRecord says why). */
   async get(
     id: string,
   ): Promise<{ state: "running" | "done"; owner: string | null; lease: number; report: PanicReport } | null> {
-    const h = await this.r.hgetall(this.keys.panic(id));
-    if (!h.report) return null;
+    const r = await this.readRecord(id);
+    return r && "report" in r ? r : null;
+  }
+
+  /** One panic's record; an unreadable one is reported with the reason instead of being dropped silently. */
+  async readRecord(
+    id: string,
+  ): Promise<
+    | { state: "running" | "done"; owner: string | null; lease: number; report: PanicReport }
+    | { problem: KeyProblem }
+    | null
+  > {
+    const key = `panic:${id}`;
+    const read = (await readKeys(this.r, [{ name: key, key: this.keys.panic(id), cmd: "hgetall" }])).get(key)!;
+    if (!read.ok) return { problem: { key, problem: read.problem } };
+    const h = read.value as Record<string, string>;
+    if (Object.keys(h).length === 0) return null;
+    if (!h.report) return { problem: { key, problem: "no report field" } };
     const parsed = panicReportSchema.safeParse(safeJson(h.report));
-    if (!parsed.success) return null;
+    if (!parsed.success) {
+      const i = parsed.error.issues[0]!;
+      return { problem: { key, problem: `report unreadable (${i.path.join(".") || "value"}: ${i.message})` } };
+    }
     return {
       state: h.state === "done" ? "done" : "running",
       owner: h.owner ?? null,

@@ -16,6 +16,9 @@ export interface ApproveResult {
 
 /** Resume operations, shared by Slack, the CLI and the bot's soak timer. Each checks the actor's role itself. */
 export class ResumeOperation {
+  /** Unreadable soak values already logged (once each, not every tick). */
+  private readonly reportedSoak = new Set<string>();
+
   constructor(private readonly deps: OpsDeps) {}
 
   /**
@@ -104,6 +107,11 @@ export class ResumeOperation {
       case "missing":
         throw new NotFoundError(`Clear request ${requestId} does not exist.`);
       case "state":
+        await audit(d, {
+          actor,
+          action: "clear.approve_refused",
+          details: { request_id: requestId, reason: `request is ${out.state}` },
+        });
         throw new UserInputError(`Clear request ${requestId} is ${out.state}; nothing to approve.`);
       case "panic_running":
         throw new UserInputError("A panic is running; the resume cannot be approved now.");
@@ -144,9 +152,21 @@ export class ResumeOperation {
     const req = await d.clearStore.get(requestId, d.now());
     if (!req) throw new NotFoundError(`Clear request ${requestId} does not exist.`);
     if (actor !== req.requester) await authorize(d, actor, "approve", "clear.reject");
-    const state = await d.clearStore.reject(requestId, actor, d.now());
-    if (state !== "rejected") throw new UserInputError(`Clear request ${requestId} is ${state}; nothing to reject.`);
-    await audit(d, { actor, action: "clear.rejected", details: { request_id: requestId } });
+    const out = await d.clearStore.reject(requestId, actor, d.now());
+    if (out.kind === "missing") throw new NotFoundError(`Clear request ${requestId} does not exist.`);
+    if (out.kind === "closed") {
+      // A decision on a closed request changes nothing: recorded as a refused attempt, never as a rejection.
+      const why = `request is ${out.state}${out.decidedBy ? ` (by ${out.decidedBy})` : ""}`;
+      await audit(d, { actor, action: "clear.reject_refused", details: { request_id: requestId, reason: why } });
+      throw new UserInputError(
+        `Clear request ${requestId} is already ${out.state}${out.decidedBy ? ` by ${out.decidedBy}` : ""}; nothing to reject.`,
+      );
+    }
+    await audit(d, {
+      actor,
+      action: "clear.rejected",
+      details: { request_id: requestId, withdrawn: actor === req.requester },
+    });
     await d.notifier.announce({
       text: `Resume request ${requestId} rejected by ${actor}; trading stays halted.`,
       severity: "info",
@@ -159,8 +179,16 @@ export class ResumeOperation {
     const d = this.deps;
     const soak = await d.clearStore.soak();
     if (!soak) return false;
+    if ("invalid" in soak) {
+      // Unreadable: trading stays reduce_only (the state_integrity guard pages about it), never "soak complete".
+      if (!this.reportedSoak.has(soak.raw)) {
+        this.reportedSoak.add(soak.raw);
+        d.log.error({ key: "resume:soak", problem: soak.invalid }, "resume:soak is unreadable; the soak is not ended");
+      }
+      return false;
+    }
     const now = d.now();
-    if (soak.until && Date.parse(soak.until) > now.getTime()) return false;
+    if (soak.untilMs > now.getTime()) return false;
     const reason = `soak after ${soak.requestId || "resume"} complete`;
     const changed = await d.clearStore.finishSoak(soak.raw, "tradeguard", now, reason);
     if (!changed) return false;

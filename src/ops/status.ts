@@ -1,6 +1,9 @@
-// The status operation: what /status, `tradeguard status` and App Home show.
+// The status operation: what /status, `tradeguard status` and App Home show. Every key is read type-safely: a key
+// holding garbage (wrong type, unreadable JSON, a record that does not parse) is named in `unreadable` with the
+// reason, and the rest of the state is still shown; garbage in `mode` reads as halt, as the gate reads it.
 import { MARKET_KEYS } from "../state/keys.js";
 import type { ModeState } from "../state/mode.js";
+import { type KeyProblem, type KeyReadSpec, readKeys, STRING_CHECKS } from "../state/validate.js";
 import type { GuardState, OpsDeps } from "./deps.js";
 import type { PanicReport } from "./panic-report.js";
 
@@ -34,71 +37,108 @@ export interface StatusView {
   }[];
   /** Active flags trading processes obey: the event lock as stored, and how many symbols are LULD-paused or under SSR. */
   flags: { eventLock: string | null; luldPaused: number; ssrActive: number };
+  /** Keys that hold something this view could not read, each with the reason. Empty when everything is readable. */
+  unreadable: KeyProblem[];
 }
 
-/** Reads the current state (one transaction for the mode, one pipeline for the rest). */
+/** Reads the current state: one pipeline for the keys, then the records they point at. Never throws on garbage. */
 export async function getStatus(deps: OpsDeps): Promise<StatusView> {
   const { redis, keys } = deps;
-  const mode = await deps.mode.get();
-  const res = await redis
-    .pipeline()
-    .get(keys.panicActive)
-    .get(keys.panicLast)
-    .get(keys.clearActive)
-    .get(keys.resumeSoak)
-    .get(keys.eventLock)
-    .hlen(keys.raw(MARKET_KEYS.luldPaused))
-    .hlen(keys.raw(MARKET_KEYS.ssrActive))
-    .exec();
-  const failed = res?.find(([err]) => err);
-  if (failed?.[0]) throw failed[0];
-  const val = (i: number) => (res?.[i]?.[1] as string | null) ?? null;
-  const lastId = val(1);
-  const clearId = val(2);
-  const [lastPanic, clearRequest, guards, alerts] = await Promise.all([
-    lastId ? deps.panicStore.report(lastId) : Promise.resolve(null),
-    clearId ? deps.clearStore.get(clearId, deps.now()) : Promise.resolve(null),
-    deps.guards.states(),
-    deps.alerts.open(),
-  ]);
-  let soakUntil: string | null = null;
-  const soak = val(3);
-  if (soak) {
-    try {
-      soakUntil = String((JSON.parse(soak) as { until?: unknown }).until ?? "") || null;
-    } catch {
-      soakUntil = null;
+  const specs: KeyReadSpec[] = [
+    { name: "mode", key: keys.mode, cmd: "get" },
+    { name: "mode:meta", key: keys.modeMeta, cmd: "hgetall" },
+    { name: "panic:active", key: keys.panicActive, cmd: "get" },
+    { name: "panic:last", key: keys.panicLast, cmd: "get" },
+    { name: "clear:active", key: keys.clearActive, cmd: "get" },
+    { name: "resume:soak", key: keys.resumeSoak, cmd: "get" },
+    { name: "risk:event_lock", key: keys.eventLock, cmd: "get" },
+    { name: "luld:paused", key: keys.raw(MARKET_KEYS.luldPaused), cmd: "hlen" },
+    { name: "ssr:active", key: keys.raw(MARKET_KEYS.ssrActive), cmd: "hlen" },
+  ];
+  const read = await readKeys(redis, specs);
+  const unreadable: KeyProblem[] = [];
+  /** A string key's value after its check; null when absent or unreadable (then reported). */
+  const str = (name: string): string | null => {
+    const r = read.get(name)!;
+    if (!r.ok) {
+      unreadable.push({ key: name, problem: r.problem });
+      return null;
     }
-  }
+    const v = r.value as string | null;
+    if (v === null) return null;
+    const problem = STRING_CHECKS[name]?.(v) ?? null;
+    if (problem) {
+      unreadable.push({ key: name, problem });
+      return null;
+    }
+    return v;
+  };
+  const count = (name: string): number => {
+    const r = read.get(name)!;
+    if (r.ok) return Number(r.value);
+    unreadable.push({ key: name, problem: r.problem });
+    return 0;
+  };
+
+  // The mode: garbage of any kind is halt (docs/redis-keys.md), and says why.
+  const modeRead = read.get("mode")!;
+  const rawMode = modeRead.ok ? (modeRead.value as string | null) : null;
+  const modeProblem = !modeRead.ok ? modeRead.problem : rawMode !== null ? STRING_CHECKS.mode!(rawMode) : null;
+  if (modeProblem) unreadable.push({ key: "mode", problem: modeProblem });
+  const metaRead = read.get("mode:meta")!;
+  if (!metaRead.ok) unreadable.push({ key: "mode:meta", problem: metaRead.problem });
+  const meta = metaRead.ok ? (metaRead.value as Record<string, string>) : {};
+  const mode: ModeState["mode"] = modeProblem ? "halt" : ((rawMode as ModeState["mode"] | null) ?? "active");
+
+  const panicRunning = str("panic:active");
+  const lastId = str("panic:last");
+  const clearId = str("clear:active");
+  const soakRaw = str("resume:soak");
+  const eventLock = str("risk:event_lock");
+  const luldPaused = count("luld:paused");
+  const ssrActive = count("ssr:active");
+
+  const [lastRecord, clearRecord, guards, alerts] = await Promise.all([
+    lastId ? deps.panicStore.readRecord(lastId) : Promise.resolve(null),
+    clearId ? deps.clearStore.readRequest(clearId, deps.now()) : Promise.resolve(null),
+    deps.guards.readStates(),
+    deps.alerts.readOpen(),
+  ]);
+  let lastPanic: PanicReport | null = null;
+  if (lastRecord && "problem" in lastRecord) unreadable.push(lastRecord.problem);
+  else if (lastRecord) lastPanic = lastRecord.report;
+  let clearRequest: StatusView["clearRequest"] = null;
+  if (clearRecord && "problem" in clearRecord) unreadable.push(clearRecord.problem);
+  else if (clearRecord?.state === "pending")
+    clearRequest = {
+      id: clearRecord.id,
+      requester: clearRecord.requester,
+      reason: clearRecord.reason,
+      approvals: clearRecord.approvals,
+      expiresAt: clearRecord.expiresAt,
+    };
+  unreadable.push(...guards.unreadable, ...alerts.unreadable);
+
   return {
-    mode: mode.mode,
-    reason: mode.reason,
-    actor: mode.actor,
-    since: mode.since,
-    panicId: mode.panicId,
-    ...(mode.invalid ? { invalid: mode.invalid } : {}),
-    panicRunning: val(0),
+    mode,
+    reason: meta.reason || null,
+    actor: meta.actor || null,
+    since: meta.since || null,
+    panicId: meta.panic_id || null,
+    ...(modeProblem ? { invalid: `mode: ${modeProblem}` } : {}),
+    panicRunning,
     lastPanic,
-    clearRequest:
-      clearRequest && clearRequest.state === "pending"
-        ? {
-            id: clearRequest.id,
-            requester: clearRequest.requester,
-            reason: clearRequest.reason,
-            approvals: clearRequest.approvals,
-            expiresAt: clearRequest.expiresAt,
-          }
-        : null,
-    soakUntil,
+    clearRequest,
+    soakUntil: soakRaw ? (JSON.parse(soakRaw) as { until: string }).until : null,
     brokers: deps.brokers.map((b) => ({ name: b.name, kind: b.kind })),
-    guards: guards.map((g) => ({
+    guards: guards.guards.map((g) => ({
       name: g.name,
       state: g.state,
       detail: g.detail,
       lastRun: g.lastRun || null,
       durationMs: g.durationMs,
     })),
-    alerts: alerts.map((a) => ({
+    alerts: alerts.alerts.map((a) => ({
       guard: a.guard,
       key: a.key,
       severity: a.severity,
@@ -108,6 +148,7 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
       sop: a.sop,
       ackedBy: a.ackedBy ?? null,
     })),
-    flags: { eventLock: val(4), luldPaused: Number(res?.[5]?.[1] ?? 0), ssrActive: Number(res?.[6]?.[1] ?? 0) },
+    flags: { eventLock, luldPaused, ssrActive },
+    unreadable,
   };
 }

@@ -13,13 +13,15 @@
 import { randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import { z } from "zod";
+import { rateLimitKeys } from "../state/keys.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF, parseRetryAfter } from "./backoff.js";
-import { EXCHANGE_RE, LIMIT_NAME_RE, parseLimitName, rateLimitKeys } from "./keys.js";
+import { EXCHANGE_RE, LIMIT_NAME_RE, parseLimitName } from "./keys.js";
 import { ACQUIRE, RECORD_429, RECORD_RECONNECT } from "./scripts.js";
 import { BUCKET_MS, type ExchangeUsage, HOUR_MS, readQuotaUsage, WINDOW_BUCKETS } from "./usage.js";
 
+export { rateLimitKeys } from "../state/keys.js";
 export { backoffDelayMs, DEFAULT_BACKOFF, parseRetryAfter } from "./backoff.js";
-export { parseLimitName, rateLimitKeys } from "./keys.js";
+export { parseLimitName } from "./keys.js";
 export { type ExchangeUsage, readQuotaUsage, summarizeExchange } from "./usage.js";
 
 /** Counter hashes live one bucket longer than the window. */

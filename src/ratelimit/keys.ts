@@ -6,9 +6,6 @@ export const EXCHANGE_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 /** Limiter names: "<exchange>:<endpoint>", e.g. "binance:orders", "alpaca:v2/orders". */
 export const LIMIT_NAME_RE = /^([a-z0-9][a-z0-9_.-]{0,63}):([A-Za-z0-9_./-]{1,128})$/;
 
-/** Logical key names; every function takes already-validated names. */
-export { rateLimitKeys } from "../state/keys.js";
-
 /** Splits and validates "<exchange>:<endpoint>". */
 export function parseLimitName(name: string): { exchange: string; endpoint: string } {
   const m = LIMIT_NAME_RE.exec(name);

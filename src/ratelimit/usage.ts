@@ -2,7 +2,7 @@
 // last hour. Pure functions over raw Redis values (shared by the api_quota guard and `tradeguard quota`) plus one
 // pipelined reader.
 import type { Redis } from "ioredis";
-import { rateLimitKeys } from "./keys.js";
+import { rateLimitKeys } from "../state/keys.js";
 
 export const BUCKET_MS = 60_000;
 /** The quota window: the current one-minute bucket and the 14 before it. */

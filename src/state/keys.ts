@@ -23,6 +23,8 @@ export function createKeys(prefix: string) {
     auditLog: k("audit:log"),
     /** Hash per panic: its progress, so a restarted bot resumes it and a second request joins it. */
     panic: (id: string) => k(`panic:${id}`),
+    /** One /panic confirmation's use: "starting", then the id of the panic it started; expires with it (+1 h). */
+    panicConfirm: (nonce: string) => k(`panic:confirm:${nonce}`),
     /** The id of the panic being executed now (absent when none). */
     panicActive: k("panic:active"),
     /** The id of the most recent panic (its report is shown by /status and /clear). */

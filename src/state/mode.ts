@@ -26,19 +26,26 @@ export interface ModeState {
 
 /**
  * The one definition of a mode change, as a Lua function for scripts to prepend:
- * `tg_set_mode(modeKey, metaKey, channel, mode, reason, actor, since, panicId)` sets `mode`, replaces `mode:meta`
- * and publishes the ModeEvent JSON on the channel.
+ * `tg_set_mode(modeKey, metaKey, channel, mode, reason, actor, since, panicId, event)` sets `mode`, replaces
+ * `mode:meta` and publishes `event` — the ModeEvent JSON built by modeEventJson (so the bytes on the channel are
+ * exactly `{"mode","reason","actor","ts"}` as docs/redis-keys.md says) — on the channel.
  */
 export const MODE_LUA = `
-local function tg_set_mode(mode_key, meta_key, channel, mode, reason, actor, since, panic_id)
+local function tg_set_mode(mode_key, meta_key, channel, mode, reason, actor, since, panic_id, event)
   redis.call('SET', mode_key, mode)
   redis.call('DEL', meta_key)
   redis.call('HSET', meta_key, 'reason', reason, 'actor', actor, 'since', since, 'panic_id', panic_id)
-  redis.call('PUBLISH', channel, cjson.encode({mode = mode, reason = reason, actor = actor, ts = since}))
+  redis.call('PUBLISH', channel, event)
 end
 `;
 
-// KEYS: mode, mode:meta. ARGV: mode, reason, actor, since, panic_id, channel, allowed-from (csv or "").
+/** The message published on the mode channel for a change (the one place its shape is written). */
+export function modeEventJson(mode: Mode, reason: string, actor: string, ts: string): string {
+  const event: ModeEvent = { mode, reason, actor, ts };
+  return JSON.stringify(event);
+}
+
+// KEYS: mode, mode:meta. ARGV: mode, reason, actor, since, panic_id, channel, allowed-from (csv or ""), event JSON.
 // Returns {1, previous} on change, {0, current} when the current mode is not one the change is allowed from.
 const SET_MODE = `${MODE_LUA}
 local cur = redis.call('GET', KEYS[1])
@@ -49,7 +56,7 @@ if ARGV[7] ~= '' then
   end
   if not ok then return {0, cur or ''} end
 end
-tg_set_mode(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5])
+tg_set_mode(KEYS[1], KEYS[2], ARGV[6], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[8])
 return {1, cur or ''}
 `;
 
@@ -114,6 +121,7 @@ export class ModeStore {
       meta.panicId ?? "",
       this.keys.modeChannel,
       from ? from.join(",") : "",
+      JSON.stringify(event),
     )) as [number, string];
     const prev = res[1] === "" ? null : isMode(res[1]) ? res[1] : null;
     return { changed: res[0] === 1, previous: prev, event };

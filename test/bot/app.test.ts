@@ -150,10 +150,11 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
 
   it("halts even when Slack's response_url fails", async () => {
     await t.rt.redis.set(t.rt.keys.mode, "active");
+    const { confirmation } = await t.rt.ops.panicRequest.prepare("UTRADER", "slack broken");
     const click = await postSigned(
       events(),
       SECRET,
-      blockActionBody(ids.panicConfirm, JSON.stringify({ reason: "slack broken" }), "UTRADER", `${slack.url}/fail/500`),
+      blockActionBody(ids.panicConfirm, confirmation, "UTRADER", `${slack.url}/fail/500`),
     );
     expect(click.status).toBe(200);
     await slack.waitFor(
@@ -162,23 +163,30 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
     expect(await t.rt.mode.get()).toMatchObject({ mode: "halt", reason: "slack broken" });
   });
 
-  it("a double click runs one panic; the second joins it", async () => {
+  it("a double click runs one panic, the second click gets its report; another user's click on it is refused", async () => {
     await t.rt.redis.set(t.rt.keys.mode, "active");
     await (t.rt.ops.deps.brokers[0] as PaperBroker).setPosition("TSLA", "-5", "250");
-    const value = JSON.stringify({ reason: "double" });
+    const { confirmation } = await t.rt.ops.panicRequest.prepare("UTRADER", "double");
     const before = Number((await t.rt.redis.xlen(t.rt.keys.auditLog)) ?? 0);
+    const [u1, u2] = [slack.responseUrl(), slack.responseUrl()];
     const [a, b] = await Promise.all([
-      postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, value, "UTRADER", slack.responseUrl())),
-      postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, value, "UTRADER2", slack.responseUrl())),
+      postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, confirmation, "UTRADER", u1)),
+      postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, confirmation, "UTRADER", u2)),
     ]);
     expect([a.status, b.status]).toEqual([200, 200]);
     await slack.waitFor((c) => c.path.startsWith("/api/chat.postMessage") && String(c.body.text).includes("double"));
+    for (const u of [u1, u2])
+      await slack.waitFor((c) => c.path === new URL(u).pathname && String(c.body.text).startsWith("HALT-VERIFIED"));
+    const other = slack.responseUrl();
+    await postSigned(events(), SECRET, blockActionBody(ids.panicConfirm, confirmation, "UTRADER2", other));
+    const refusal = await slack.waitFor((c) => c.path === new URL(other).pathname);
+    expect(String(refusal.body.text)).toMatch(/shown to someone else/);
     await new Promise((r) => setTimeout(r, 300));
     const rows = await t.rt.redis.xrange(t.rt.keys.auditLog, `${before + 1}-0`, "+");
     const actions = rows.map((r) => JSON.parse(r[1][1]!).action);
     expect(actions.filter((x) => x === "panic.confirmed")).toHaveLength(1);
-    expect(actions.filter((x) => x === "panic.joined")).toHaveLength(1);
     expect(actions.filter((x) => x === "panic.broker_result")).toHaveLength(1);
+    expect(actions.filter((x) => x === "panic.confirm_refused")).toHaveLength(1);
   });
 
   it("drops a duplicate delivery of the same interaction", async () => {
@@ -310,13 +318,31 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
   });
 
   it("turns an unexpected failure into a reply with a correlation id", async () => {
+    const status = t.rt.ops.status;
+    t.rt.ops.status = () => Promise.reject(new Error("a bug nobody expected"));
+    try {
+      const url = slack.responseUrl();
+      await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", url));
+      const reply = await slack.waitFor((c) => c.path === new URL(url).pathname);
+      expect(String(reply.body.text)).toMatch(/correlation id [0-9a-f]{8}/);
+    } finally {
+      t.rt.ops.status = status;
+    }
+  });
+
+  it("names unreadable keys in /status instead of failing", async () => {
     await t.rt.redis.del(t.rt.keys.clearActive);
-    await t.rt.redis.hset(t.rt.keys.clearActive, "wrong", "type"); // makes the status read fail (WRONGTYPE)
-    const url = slack.responseUrl();
-    await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", url));
-    const reply = await slack.waitFor((c) => c.path === new URL(url).pathname);
-    expect(String(reply.body.text)).toMatch(/correlation id [0-9a-f]{8}/);
-    await t.rt.redis.del(t.rt.keys.clearActive);
+    await t.rt.redis.hset(t.rt.keys.clearActive, "wrong", "type");
+    try {
+      const url = slack.responseUrl();
+      await postSigned(events(), SECRET, commandBody("/status", "", "UALICE", url));
+      const reply = JSON.stringify((await slack.waitFor((c) => c.path === new URL(url).pathname)).body.blocks);
+      expect(reply).toContain("Unreadable in Redis");
+      expect(reply).toContain("`clear:active`: wrong type (hash)");
+      expect(reply).toContain("Brokers:");
+    } finally {
+      await t.rt.redis.del(t.rt.keys.clearActive);
+    }
   });
 });
 

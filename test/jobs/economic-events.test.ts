@@ -2,14 +2,10 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import {
-  activeWindows,
-  type CalendarEvent,
-  economicEvents,
-  eventLockSchema,
-  shippedEvents,
-} from "../../src/jobs/economic-events.js";
+import { activeWindows, economicEvents } from "../../src/jobs/economic-events.js";
 import type { Finding, FlagChange } from "../../src/jobs/guard.js";
+import { type CalendarEvent, shippedEvents } from "../../src/market/economic-calendar.js";
+import { eventLockSchema } from "../../src/state/validate.js";
 import { type testRuntime as TestRuntime, testRuntime } from "../support/runtime.js";
 
 const cfg = economicEvents.config.parse({});

@@ -397,7 +397,7 @@ describe("luld_ssr guard → runner → Redis → gate (end to end)", () => {
     await redis.hset(k("md:quote:AAPL"), { ts: String(clock.now.getTime()) });
     const r = await t.rt.guards.runOnce({ guard: "luld_ssr" });
     const invalid = r.findings.find((f) => f.key === "luld_ssr:data_invalid:XYZ");
-    expect(invalid?.detail).toMatch(/WRONGTYPE/);
+    expect(invalid?.detail).toMatch(/wrong type \(string\)/);
     expect(r.findings.map((f) => f.key)).toContain("luld_ssr:pause:AAPL");
     expect(r.findings.map((f) => f.key)).not.toContain("luld_ssr:data_invalid");
     expect(JSON.parse((await redis.hget(k("luld:paused"), "AAPL"))!)).toMatchObject({ side: "down" });

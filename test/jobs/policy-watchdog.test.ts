@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Finding, FlagChange } from "../../src/jobs/guard.js";
 import { type RelayOutcome, startPolicyRestartRelay } from "../../src/jobs/policy-restart-relay.js";
-import { POLICY_KEYS, policyWatchdog, restartRequestSchema } from "../../src/jobs/policy-watchdog.js";
+import { policyWatchdog, restartRequestSchema } from "../../src/jobs/policy-watchdog.js";
+import { POLICY_KEYS } from "../../src/state/keys.js";
 import { silentLog } from "../support/log.js";
 import { type testRuntime as TestRuntime, testRuntime } from "../support/runtime.js";
 

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError } from "../../src/errors.js";
 import { defineGuard, type Guard } from "../../src/jobs/guard.js";
-import { type GuardRunner, intervalMs } from "../../src/jobs/runner.js";
+import { intervalMs } from "../../src/jobs/runner/schedule.js";
+import type { GuardRunner } from "../../src/jobs/runner.js";
 import { testRuntime } from "../support/runtime.js";
 
 type T = Awaited<ReturnType<typeof testRuntime>>;
@@ -130,10 +131,10 @@ describe("GuardRunner", () => {
       };
     }
     await t.rt.guards.runOnce();
-    // Pipelines: lock claim, the one read of every declared key, state record, lock release.
-    expect(pipelines).toBe(4);
-    // Besides the pipelines, only the alert pipeline's single read of alerts:open, once per tick (not per guard).
-    expect(directReads).toEqual([`hgetall ${t.rt.keys.alertsOpen}`]);
+    // Pipelines: lock claim, the one read of every declared key, the alert pipeline's single type-safe read of
+    // alerts:open (once per tick, not per guard), state record, lock release. No direct reads besides.
+    expect(pipelines).toBe(5);
+    expect(directReads).toEqual([]);
     expect(t.rt.guards.lastTickRoundTrips).toBe(6);
   });
 
@@ -165,7 +166,7 @@ describe("GuardRunner", () => {
     await t.rt.redis.set(t.rt.keys.raw("demo:book"), "a string");
     await t.rt.redis.del(t.rt.keys.raw("demo:entropy"));
     const r2 = await t.rt.guards.runOnce({ guard: "strict" });
-    expect(r2.findings[0]!.detail).toMatch(/WRONGTYPE/);
+    expect(r2.findings[0]!.detail).toMatch(/wrong type \(\w+\)/);
   });
 
   it("runs a scheduled slot on exactly one of two replicas", async () => {

@@ -138,4 +138,50 @@ describe("panic and a failing Redis", () => {
     const actions = (await direct.xrange(t.rt.keys.auditLog, "-", "+")).map((r) => JSON.parse(r[1][1]!).action);
     expect(actions).toContain("panic.resumed");
   });
+
+  it("a frozen Redis: the brokers are flattened without waiting; when it wakes up, the same panic is recorded, once", async () => {
+    const srv = await startRedisServer();
+    cleanups.push(() => srv.stop());
+    const t = await runtimeOn(srv.url);
+    const broker = loadedBroker();
+    useBrokers(t, broker);
+    const services = startServices(t.rt); // its recovery must not run this panic a second time
+    cleanups.push(() => services.stop());
+    await waitFor(() => t.rt.redis.status === "ready", 2_000, "the connection");
+    srv.proc.kill("SIGSTOP");
+    cleanups.push(() => srv.proc.kill("SIGCONT"));
+    const wake = setTimeout(() => srv.proc.kill("SIGCONT"), 3_500); // after the 3 s the halt flag may take
+    cleanups.push(() => clearTimeout(wake));
+    const { report } = await t.rt.ops.panic.halt({ actor: "U1", reason: "frozen redis" });
+    // Flattened although Redis never answered in time; one execution only (one cancel round per broker).
+    expect(broker.orders).toEqual([]);
+    expect(broker.positions).toEqual([]);
+    expect(broker.calls.filter((c) => c.op === "cancel_all").map((c) => c.panicId)).toEqual([report.id]);
+    expect(report.redisErrors[0]).toMatch(/^set the halt flag: Redis did not answer within 3000 ms$/);
+    // The late script ran: Redis records this very panic (same id), and no second execution happened.
+    const direct = new Redis(srv.url);
+    cleanups.push(() => direct.disconnect());
+    await waitFor(
+      async () => (await direct.hget(t.rt.keys.panic(report.id), "state")) === "done",
+      8_000,
+      "the panic record",
+    );
+    expect(await direct.get(t.rt.keys.mode)).toBe("halt");
+    expect(await direct.get(t.rt.keys.panicActive)).toBeNull();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(new Set(broker.calls.flatMap((c) => (c.panicId ? [c.panicId] : [])))).toEqual(new Set([report.id]));
+    expect(broker.calls.filter((c) => c.op === "cancel_all")).toHaveLength(1);
+  });
+
+  it("a stale panic:active (its record gone) never stops a new panic from setting the halt flag", async () => {
+    const srv = await startRedisServer();
+    cleanups.push(() => srv.stop());
+    const t = await runtimeOn(srv.url);
+    useBrokers(t, loadedBroker());
+    await t.rt.redis.set(t.rt.keys.panicActive, "p20261201T000000Z-000000");
+    const { report, joined } = await t.rt.ops.panic.halt({ actor: "U1", reason: "after a stale pointer" });
+    expect(joined).toBe(false);
+    expect(report).toMatchObject({ haltFlag: "set", status: "HALT-VERIFIED" });
+    expect(await t.rt.redis.get(t.rt.keys.mode)).toBe("halt");
+  });
 });

@@ -35,12 +35,19 @@ describe("panic (halt)", () => {
   it("sets and publishes mode=halt before the first broker call", async () => {
     const t = await runtime();
     const sub = t.rt.redis.duplicate();
-    const published: { msg: string; at: number }[] = [];
+    const published: string[] = [];
     await sub.subscribe(t.rt.keys.modeChannel);
-    sub.on("message", (_c, msg) => published.push({ msg, at: Date.now() }));
+    sub.on("message", (_c, msg) => published.push(msg));
+    // MONITOR shows every command Redis executes, in order, scripts' calls included: the PUBLISH of the halt must
+    // come before the marker the broker's first call sends.
+    const monitor = await t.rt.redis.duplicate().monitor();
+    const executed: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => executed.push(args));
+    const marker = t.rt.keys.raw("test:first-broker-call");
     const seenByBroker: (string | null)[] = [];
     const b = new FakeBroker("b1").seed("AAPL", "10");
     b.beforeCall = async () => {
+      if (seenByBroker.length === 0) await t.rt.redis.get(marker);
       seenByBroker.push(await t.rt.redis.get(t.rt.keys.mode));
     };
     useBrokers(t, b);
@@ -48,10 +55,13 @@ describe("panic (halt)", () => {
     expect(report.status).toBe("HALT-VERIFIED");
     expect(seenByBroker.length).toBeGreaterThan(0);
     expect(seenByBroker.every((m) => m === "halt")).toBe(true);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(JSON.parse(published[0]!.msg)).toMatchObject({ mode: "halt", reason: "test", actor: "U1" });
-    // mode and its PUBLISH are one Lua script: a broker that already sees mode=halt comes after the publish too
-    // (the subscriber's receipt time is not compared: delivery to it may lag the broker's first call).
+    await new Promise((r) => setTimeout(r, 100));
+    monitor.disconnect();
+    const publishAt = executed.findIndex((a) => a[0]?.toLowerCase() === "publish" && a[1] === t.rt.keys.modeChannel);
+    const markerAt = executed.findIndex((a) => a[0]?.toLowerCase() === "get" && a[1] === marker);
+    expect(publishAt).toBeGreaterThanOrEqual(0);
+    expect(markerAt).toBeGreaterThan(publishAt);
+    expect(JSON.parse(published[0]!)).toEqual({ mode: "halt", reason: "test", actor: "U1", ts: report.haltedAt });
     expect(await t.rt.redis.hgetall(t.rt.keys.modeMeta)).toMatchObject({
       reason: "test",
       actor: "U1",
@@ -173,7 +183,7 @@ describe("panic (halt)", () => {
     // A process set the halt, claimed the panic, and died before flattening.
     const now = new Date();
     const report = startingReport("U9", "died", now, "set");
-    await t.rt.ops.deps.panicStore.begin(report, "dead-host:1", Date.now() + 300);
+    await t.rt.ops.deps.panicStore.begin(report, "dead-host:1", 300);
     const resumed = await t.rt.ops.panic.resumeUnfinished();
     expect(resumed).toMatchObject({ id: report.id, status: "HALT-VERIFIED", attempts: 2 });
     expect(await paper.listPositions()).toEqual([]);
@@ -260,7 +270,7 @@ describe("panic (halt)", () => {
     const b = new FakeBroker("a").seed("AAPL", "10");
     useBrokers(t, b);
     await expect(t.rt.ops.panic.halt({ actor: "U2", reason: "not mine" })).rejects.toThrow(/not in the `panic` role/);
-    await expect(t.rt.ops.panic.prepare("U2", "not mine")).rejects.toThrow(/not in the `panic` role/);
+    await expect(t.rt.ops.panicRequest.prepare("U2", "not mine")).rejects.toThrow(/not in the `panic` role/);
     expect(await t.rt.redis.get(t.rt.keys.mode)).toBeNull();
     expect(b.calls).toEqual([]);
     const denied = (await auditActions(t)).filter((e) => e.action === "auth.denied");

@@ -148,6 +148,50 @@ describe("resume (clear → approve → reduce_only → soak → active)", () =>
     const req = await t.rt.ops.resume.request("UREQ", "fixed");
     expect((await t.rt.ops.resume.reject("UB", req.id)).state).toBe("rejected");
     await expect(t.rt.ops.resume.approve("UA", req.id)).rejects.toThrow(/is rejected/);
-    expect((await actions(t)).at(-1)).toMatchObject({ action: "clear.rejected", actor: "UB" });
+    expect((await actions(t)).slice(-2)).toMatchObject([
+      { action: "clear.rejected", actor: "UB" },
+      { action: "clear.approve_refused", actor: "UA", details: { request_id: req.id, reason: "request is rejected" } },
+    ]);
+  });
+
+  it("a decision on a request its requester withdrew is refused and audited as refused, never as a rejection", async () => {
+    const t = await halted(ROLES);
+    const req = await t.rt.ops.resume.request("UREQ", "fixed");
+    await t.rt.ops.resume.reject("UREQ", req.id); // the requester withdraws it
+    const announced = t.notifier.messages.length;
+    await expect(t.rt.ops.resume.reject("UB", req.id)).rejects.toThrow(/already rejected by UREQ/);
+    const after = await actions(t);
+    expect(after.filter((e) => e.action === "clear.rejected")).toEqual([
+      expect.objectContaining({ actor: "UREQ", details: { request_id: req.id, withdrawn: true } }),
+    ]);
+    expect(after.at(-1)).toMatchObject({
+      action: "clear.reject_refused",
+      actor: "UB",
+      details: { request_id: req.id, reason: "request is rejected (by UREQ)" },
+    });
+    expect(
+      t.notifier.messages
+        .slice(announced)
+        .map((m) => m.text)
+        .join("\n"),
+    ).not.toMatch(/rejected by UB/);
+    expect((await t.rt.ops.deps.clearStore.get(req.id))?.decidedBy).toBe("UREQ");
+  });
+
+  it.each([
+    ['{"request_id":"c1","until":', "truncated JSON"],
+    ['{"request_id":"c1"}', "until missing"],
+    ['{"request_id":"c1","until":"NaN"}', "until NaN"],
+    ["", "empty"],
+  ])("an unreadable resume:soak (%s: %s) keeps reduce_only, never ends the soak", async (raw) => {
+    const t = await halted(`${ROLES}resume: { soak_minutes: 1 }\n`);
+    const req = await t.rt.ops.resume.request("UREQ", "fixed");
+    await t.rt.ops.resume.approve("UA", req.id);
+    await t.rt.redis.set(t.rt.keys.resumeSoak, raw);
+    tick(3_600_000);
+    expect(await t.rt.ops.resume.soakTick()).toBe(false);
+    expect(await t.rt.redis.get(t.rt.keys.mode)).toBe("reduce_only");
+    expect((await actions(t)).some((e) => e.action === "mode.set" && e.details.mode === "active")).toBe(false);
+    expect(await t.rt.redis.get(t.rt.keys.resumeSoak)).toBe(raw);
   });
 });

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
+import { loadAppConfig as loadConfig } from "../../src/main.js";
 import { writeSnapshot } from "../../src/ops/snapshot.js";
 
 describe("panic snapshots", () => {

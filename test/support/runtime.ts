@@ -10,9 +10,10 @@ import { loadConfig } from "../../src/config.js";
 import type { Guard } from "../../src/jobs/guard.js";
 import { allGuards } from "../../src/jobs/registry.js";
 import type { Logger } from "../../src/log.js";
-import { createRuntime, type Runtime } from "../../src/main.js";
+import { createRuntime } from "../../src/main.js";
 import type { Announcement, Notifier } from "../../src/notify.js";
 import { createNotifier } from "../../src/notify-factory.js";
+import type { Runtime } from "../../src/runtime.js";
 import { silentLog } from "./log.js";
 
 /** Records announcements instead of posting them. */

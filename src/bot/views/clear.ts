@@ -1,8 +1,10 @@
-// Block Kit for /clear: the approval request in the alert channel and its outcome.
+// Block Kit for /clear: the approval request in the alert channel and its outcome. Every text from the request or the
+// panic report (stored in Redis, typed by users) is escaped; only who() makes mentions.
 import type { ClearRequest } from "../../ops/clear-store.js";
 import type { PanicReport } from "../../ops/panic-report.js";
 import { ids } from "../ids.js";
-import { type Block, context, esc, section, sopBlock, who } from "./common.js";
+import { code, context, section, sopBlock, userText, who } from "./common.js";
+import { type Block, fitMessage } from "./limits.js";
 
 /** Human duration between two instants ("2h 5m"). */
 export function humanDuration(fromIso: string | null, to: Date): string {
@@ -19,19 +21,25 @@ export function clearRequestView(
   now: Date,
   runbookUrl?: string,
 ): { text: string; blocks: Block[] } {
+  const extra = req.approvals.length - 10;
+  const approvals =
+    req.approvals
+      .slice(0, 10)
+      .map((a) => who(a))
+      .join(", ") + (extra > 0 ? ` and ${extra} more` : "");
   const blocks: Block[] = [
-    section(`:vertical_traffic_light: *Resume requested* by ${who(req.requester)}: _${esc(req.reason)}_`),
+    section(`:vertical_traffic_light: *Resume requested* by ${who(req.requester)}: _${userText(req.reason, 1500)}_`),
     section(
       `Halted for *${humanDuration(req.haltSince, now)}*` +
         (lastPanic
-          ? `\nLast panic \`${lastPanic.id}\`: *${lastPanic.status}* (${esc(lastPanic.reason)})`
+          ? `\nLast panic ${code(lastPanic.id)}: *${userText(lastPanic.status, 40)}* (${userText(lastPanic.reason, 1000)})`
           : "\nNo panic report on record.") +
         (lastPanic?.brokers.some((b) => !b.verified)
           ? "\n:warning: Not every broker was verified flat: check before approving."
           : ""),
     ),
     context(
-      `Needs ${req.needed} approval(s) from someone other than the requester · approvals so far: ${req.approvals.map(who).join(", ") || "none"} · expires ${req.expiresAt} · \`${req.id}\``,
+      `Needs ${req.needed} approval(s) from someone other than the requester · approvals so far: ${approvals || "none"} · expires ${userText(req.expiresAt, 64)} · ${code(req.id)}`,
     ),
   ];
   if (req.state === "pending") {
@@ -52,10 +60,11 @@ export function clearRequestView(
   } else {
     blocks.push(
       section(
-        `*${req.state.toUpperCase()}*${req.decidedBy ? ` by ${who(req.decidedBy)}` : ""}${req.decidedAt ? ` at ${req.decidedAt}` : ""}`,
+        `*${userText(req.state.toUpperCase(), 40)}*${req.decidedBy ? ` by ${who(req.decidedBy)}` : ""}${req.decidedAt ? ` at ${userText(req.decidedAt, 64)}` : ""}`,
       ),
     );
   }
   blocks.push(sopBlock(runbookUrl, "sop-resume", "SOP: Resume"));
-  return { text: `Resume requested by ${req.requester}: ${req.reason} (${req.id})`, blocks };
+  const text = `Resume requested by ${userText(req.requester, 100)}: ${userText(req.reason, 1000)} (${userText(req.id, 100)})`;
+  return fitMessage({ text, blocks });
 }

@@ -1,32 +1,57 @@
-// Small Block Kit helpers shared by the views.
-export type Block = Record<string, unknown>;
+// Small Block Kit helpers shared by the views. Text from users, from Redis or from brokers reaches Slack only through
+// esc(): userText() and code() for pieces of a line, who() and channelRef() for mentions. The builders cut their
+// text to Slack's limits (src/notify.ts), with a visible note, so no view can send a block Slack would refuse. Slack's
+// escaping rule, esc(), is in src/notify.ts too: SlackNotifier needs it for what operations announce.
+import { esc, SLACK_LIMITS as LIMITS, truncate } from "../../notify.js";
+import type { Block } from "./limits.js";
 
-/** A mrkdwn section. */
+/** A mrkdwn section (text cut to 3,000 characters; Slack also wants at least one). */
 export const section = (text: string): Block => ({
   type: "section",
-  text: { type: "mrkdwn", text: text.slice(0, 3000) },
+  text: { type: "mrkdwn", text: truncate(text, LIMITS.sectionText) || " " },
 });
-/** A context line. */
+/** A context line (cut to 2,000 characters). */
 export const context = (text: string): Block => ({
   type: "context",
-  elements: [{ type: "mrkdwn", text: text.slice(0, 3000) }],
+  elements: [{ type: "mrkdwn", text: truncate(text, LIMITS.contextText) || " " }],
 });
+/** A divider. */
 export const divider = (): Block => ({ type: "divider" });
-/** A header. */
+/** A header (plain text, cut to 150 characters). */
 export const header = (text: string): Block => ({
   type: "header",
-  text: { type: "plain_text", text: text.slice(0, 150), emoji: true },
+  text: { type: "plain_text", text: truncate(text, LIMITS.headerText), emoji: true },
 });
 
-/** Escapes user text for mrkdwn (&, <, >). */
-export function esc(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+/** Untrusted text for a place in a line: escaped, then cut to `max` characters with a visible note. */
+export function userText(s: unknown, max = 500): string {
+  return truncate(esc(String(s ?? "")), max);
 }
 
-/** A Slack mention for a Slack user id, or the id verbatim (cli:alice). */
-export function who(actor: string | null): string {
+/** Untrusted text as inline code (ids, keys, locks): escaped, backticks neutralised so it cannot close the span. */
+export function code(s: unknown, max = 200): string {
+  return `\`${userText(String(s ?? "").replace(/`/g, "ʹ"), max)}\``;
+}
+
+/** A Slack user id we can mention: U… or W… and a few upper-case letters and digits, nothing else. */
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,20}$/;
+/** A Slack conversation id: C… (channel), G… (private) or D… (DM). */
+const SLACK_CHANNEL_ID = /^[CGD][A-Z0-9]{2,20}$/;
+
+/** A mention for a well-formed Slack user id; anything else (cli:alice, garbage) as escaped inline code. */
+export function who(actor: string | null | undefined): string {
   if (!actor) return "unknown";
-  return /^[UW][A-Z0-9]+$/.test(actor) ? `<@${actor}>` : `\`${esc(actor)}\``;
+  return SLACK_USER_ID.test(actor) ? `<@${actor}>` : code(actor, 100);
+}
+
+/** A channel link for a well-formed Slack channel id; anything else as escaped inline code. */
+export function channelRef(id: string): string {
+  return SLACK_CHANNEL_ID.test(id) ? `<#${id}>` : code(id, 100);
+}
+
+/** A mrkdwn link: the URL cannot break out of <…|…> and the label is escaped. */
+export function link(url: string, label: string): string {
+  return `<${url.replace(/[<>|]/g, encodeURIComponent)}|${userText(label, 300)}>`;
 }
 
 /** The URL of a runbook SOP anchor; relative when no runbook_url is configured. */
@@ -42,12 +67,12 @@ export function sopBlock(runbookUrl: string | undefined, anchor: string, label: 
       elements: [
         {
           type: "button",
-          action_id: `open_sop_${anchor}`.slice(0, 255),
-          text: { type: "plain_text", text: label },
+          action_id: `open_sop_${anchor}`.slice(0, LIMITS.actionId),
+          text: { type: "plain_text", text: truncate(label, LIMITS.buttonText) },
           url: sopUrl(runbookUrl, anchor),
         },
       ],
     };
   }
-  return context(`SOP: RUNBOOK.md → ${label} (#${anchor})`);
+  return context(`SOP: RUNBOOK.md → ${userText(label, 200)} (#${userText(anchor, 200)})`);
 }

@@ -1,31 +1,64 @@
-// Block Kit for /runbook: the list of SOPs, or one SOP.
-import { sopLink } from "../../notify.js";
+// Block Kit for /runbook: the list of SOPs, or one SOP. RUNBOOK.md is escaped like any other text: its `<reason>`
+// placeholders would otherwise reach Slack as links.
+import { esc, SLACK_LIMITS, sopLink, truncate } from "../../notify.js";
 import type { Sop } from "../../ops/runbook.js";
-import { type Block, context, esc, section } from "./common.js";
+import { code, context, link, section, userText } from "./common.js";
+import { type Block, fitMessage } from "./limits.js";
+
+/** Sections an SOP body is shown in at most; the rest is named with its size and left to the link. */
+const MAX_CHUNKS = 12;
+/** Room a chunk keeps for a code fence reopened at its start and closed at its end. */
+const FENCE_ROOM = 8;
 
 /** The list of SOPs with their topics. */
 export function runbookListView(sops: Sop[], runbookUrl?: string): { text: string; blocks: Block[] } {
   const lines = sops.map(
     (s) =>
-      `• ${runbookUrl ? `<${sopLink(runbookUrl, s.anchor)}|${esc(s.title)}>` : `*${esc(s.title)}*`} — \`/runbook ${s.anchor.replace(/^sop-/, "")}\``,
+      `• ${runbookUrl ? link(sopLink(runbookUrl, s.anchor), s.title) : `*${userText(s.title, 300)}*`} — ${code(`/runbook ${s.anchor.replace(/^sop-/, "")}`)}`,
   );
-  return { text: `Runbook: ${sops.length} SOPs`, blocks: [section(`*Runbook SOPs*\n${lines.join("\n")}`)] };
+  return fitMessage({ text: `Runbook: ${sops.length} SOPs`, blocks: [section(`*Runbook SOPs*\n${lines.join("\n")}`)] });
+}
+
+/** `body` in pieces of at most `size` characters, cut between lines; a code block cut in two is closed and reopened. */
+function chunks(body: string, size: number): string[] {
+  const out: string[] = [];
+  let cur = "";
+  for (const line of body.split("\n")) {
+    if (cur && cur.length + 1 + line.length > size) {
+      out.push(cur);
+      cur = "";
+    }
+    cur = cur ? `${cur}\n${line}` : line;
+  }
+  out.push(cur);
+  let open = false;
+  return out
+    .filter((c) => c.trim())
+    .map((c) => {
+      const full = open ? `\`\`\`\n${c}` : c;
+      open = full.split("```").length % 2 === 0;
+      // A line longer than a section is cut (truncate closes its fence); otherwise an open fence is closed here.
+      const text = truncate(full, size + FENCE_ROOM / 2);
+      return text.split("```").length % 2 === 0 ? `${text}\n\`\`\`` : text;
+    });
 }
 
 /** One SOP: title, steps, link. Slack mrkdwn is close enough to the runbook's markdown for steps and code. */
 export function runbookSopView(sop: Sop, runbookUrl?: string): { text: string; blocks: Block[] } {
-  const body = sop.body
+  const body = esc(sop.body)
     .replace(/\*\*(.+?)\*\*/g, "*$1*")
     .replace(/^```\w*$/gm, "```")
     .replace(/\[([^\]]+)\]\(([^)]+)\)/g, "$1 ($2)");
-  const chunks: string[] = [];
-  for (let i = 0; i < body.length; i += 2900) chunks.push(body.slice(i, i + 2900));
-  return {
-    text: `SOP: ${sop.title}`,
+  const all = chunks(body, SLACK_LIMITS.sectionText - 100 - FENCE_ROOM);
+  const shown = all.slice(0, MAX_CHUNKS);
+  const left = all.slice(MAX_CHUNKS).reduce((n, c) => n + c.length, 0);
+  return fitMessage({
+    text: `SOP: ${userText(sop.title, 300)}`,
     blocks: [
-      section(`:blue_book: *SOP: ${esc(sop.title)}*`),
-      ...chunks.slice(0, 12).map((c) => section(c)),
-      context(sopLink(runbookUrl, sop.anchor)),
+      section(`:blue_book: *SOP: ${userText(sop.title, 300)}*`),
+      ...shown.map((c) => section(c)),
+      ...(left ? [context(`… ${left.toLocaleString("en-US")} more characters of this SOP: see the link below.`)] : []),
+      context(userText(sopLink(runbookUrl, sop.anchor), 1000)),
     ],
-  };
+  });
 }

@@ -38,6 +38,16 @@ export async function readSnapshot(
     }
   });
   const raw = slots.size ? ((await read.exec()) ?? []) : [];
+  // A key of the wrong type is named with its actual type (one more round trip, only when that happens).
+  const wrong = [...slots.entries()].filter(([, i]) => /WRONGTYPE/.test(String(raw[i]?.[0]?.message ?? "")));
+  if (wrong.length) {
+    const t = redis.pipeline();
+    for (const [id] of wrong) t.type(keys.raw(id.slice(id.indexOf(" ") + 1)));
+    const types = (await t.exec()) ?? [];
+    wrong.forEach(([, i], n) => {
+      raw[i] = [new Error(`wrong type (${types[n]?.[1] ?? "unknown"})`), null];
+    });
+  }
   const perGuard: GuardValues[] = guards.map(() => ({ values: {}, invalid: [] }));
   for (const l of layout) {
     const out = perGuard[l.guard]!;
