@@ -1,6 +1,6 @@
 // Chooses where announcements go: Slack's alert channel when a bot token and channel are configured, else the console.
 import { webApi } from "@slack/bolt";
-import { slackClientOptions } from "./bot/app.js";
+import { boltLogger, slackClientOptions } from "./bot/app.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import { ConsoleNotifier, type Notifier, SlackNotifier } from "./notify.js";
@@ -13,7 +13,10 @@ export function createNotifier(
   opts: { timeoutMs?: number } = {},
 ): Notifier {
   if (config.slack.botToken && config.slack.alertChannel) {
-    const client = new webApi.WebClient(config.slack.botToken, slackClientOptions(config.slack.apiUrl, opts.timeoutMs));
+    const client = new webApi.WebClient(config.slack.botToken, {
+      ...slackClientOptions(config.slack.apiUrl, opts.timeoutMs),
+      logger: boltLogger(log),
+    });
     return new SlackNotifier(
       client,
       config.slack.alertChannel,

@@ -74,7 +74,7 @@ export function boltLogger(log: Logger): BoltLogger {
 }
 
 /**
- * Bolt's authorization for the one bot token. Bolt's own calls auth.test once when the app is built and keeps the
+ * Bolt's authorization for the one bot token. Bolt's own (for `token`) calls auth.test once when the app is built and keeps the
  * promise: with Slack's Web API unreachable at start-up that rejection went unhandled (the process exited 1) and
  * every later request failed authorization, so no panic click reached its handler. Here the token is always
  * returned; the bot's ids (for Bolt's ignoreSelf) are added once auth.test answers, and looked up again while it
@@ -182,7 +182,8 @@ export function createSlackApp(
   const c = rt.config;
   const logger = boltLogger(rt.log);
   const clientOptions = slackClientOptions(c.slack.apiUrl, opts.httpTimeoutMs);
-  const authorize = botAuthorize(new webApi.WebClient(undefined, clientOptions), c.slack.botToken!, rt.log);
+  const authClient = new webApi.WebClient(undefined, { ...clientOptions, logger });
+  const authorize = botAuthorize(authClient, c.slack.botToken!, rt.log);
   let receiver: GuardedReceiver | null = null;
   let app: App;
   if (c.mode === "slack-socket") {

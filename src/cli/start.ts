@@ -5,6 +5,7 @@ import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { createRuntime } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
+import { installProcessGuard } from "../process-guard.js";
 import { startBot } from "../services.js";
 import { CliExit, cliConfig, EXIT } from "./context.js";
 
@@ -27,6 +28,7 @@ export function registerStart(program: Command): void {
         if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
         throw err;
       }
+      installProcessGuard({ log, metrics: rt.metrics });
       if (config.mode === "local") {
         log.info(
           `local mode: no Slack tokens. Alerts print here; drive it with the CLI (npx tradeguard status). Audit key: ${config.audit.keyFile}`,

@@ -2,23 +2,30 @@
 // fake of the Web API (SLACK_API_URL) and of response_url that records every call.
 import { createHmac, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 
 /** Slack's request signature for `body` at `ts` (seconds). */
 export function slackSignature(secret: string, ts: number, body: string): string {
   return `v0=${createHmac("sha256", secret).update(`v0:${ts}:${body}`).digest("hex")}`;
 }
 
-/** POSTs a signed request to the receiver; `tamper` lets a test break the signature or the timestamp. */
+/** POSTs a signed request to the receiver; `ts` and `signature` let a test break the timestamp or the signature. */
 export async function postSigned(
   url: string,
   secret: string,
   body: string,
-  opts: { contentType?: string; ts?: number; signature?: string; headers?: Record<string, string> } = {},
+  opts: {
+    contentType?: string;
+    ts?: number;
+    signature?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<{ status: number; text: string }> {
   const ts = opts.ts ?? Math.floor(Date.now() / 1000);
   const res = await fetch(url, {
     method: "POST",
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000), // a test never waits forever on a bot that died
     headers: {
       "content-type": opts.contentType ?? "application/x-www-form-urlencoded",
       "x-slack-request-timestamp": String(ts),
@@ -154,5 +161,53 @@ export async function startFakeSlack(): Promise<{
         });
       });
     },
+  };
+}
+
+/** Form body of an interaction: `payload=<JSON of payload>` (any value: tests send broken ones too). */
+export function interactionBody(payload: unknown): string {
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
+
+/**
+ * An HTTP server that accepts every request and never answers. `open()` counts the connections holding a request it
+ * never answered (what a call without a timeout leaks); `connections()` counts every open connection, idle ones too
+ * (undici opens a spare one after an aborted request and closes it when idle, after ~4 s).
+ */
+export async function startHangingServer(): Promise<{
+  url: string;
+  open: () => number;
+  connections: () => number;
+  /** Requests received so far (their paths). */
+  requests: string[];
+  close: () => Promise<void>;
+}> {
+  const sockets = new Set<Socket>();
+  const busy = new Set<Socket>();
+  const requests: string[] = [];
+  const server: Server = createServer((req) => {
+    requests.push(req.url ?? "");
+    busy.add(req.socket);
+    req.resume(); // read the body, answer nothing
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => {
+      sockets.delete(s);
+      busy.delete(s);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    open: () => busy.size,
+    connections: () => sockets.size,
+    requests,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
   };
 }
