@@ -11,14 +11,14 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 const LAYERS: string[][] = [
   ["errors.ts", "log.ts", "metrics.ts", "config.ts", "notify.ts"],
   ["state"],
-  ["market", "ratelimit", "audit"],
+  ["market", "ratelimit", "audit", "recon"],
   ["gate", "brokers"],
   ["ops"],
   ["jobs"],
   ["runtime.ts"],
   ["bot"],
   ["handlers"],
-  ["main.ts", "services.ts", "notify-factory.ts"],
+  ["main.ts", "services.ts", "notify-factory.ts", "process-guard.ts"],
   ["cli"],
 ];
 
