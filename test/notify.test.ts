@@ -144,7 +144,8 @@ describe("ConsoleNotifier", () => {
 function listeners(h: SlackHandler, rt: unknown) {
   const map = new Map<string, (args: unknown) => Promise<void>>();
   const on = (id: unknown, fn: (args: unknown) => Promise<void>) => typeof id === "string" && map.set(id, fn);
-  h.register({ action: on, command: on } as never, rt as never);
+  h.register?.({ action: on, command: on } as never, rt as never);
+  if (h.command && h.onCommand) map.set(h.command, h.onCommand(rt as never) as never);
   return map;
 }
 

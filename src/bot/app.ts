@@ -210,7 +210,10 @@ export function createSlackApp(
   }
   app.use(dedup(rt));
   app.use(roles(rt, new Map(handlers.filter((h) => h.command).map((h) => [h.command!, h.role ?? null]))));
-  for (const h of handlers) h.register(app, rt);
+  for (const h of handlers) {
+    if (h.command && h.onCommand) app.command(h.command, h.onCommand(rt));
+    h.register?.(app, rt);
+  }
   const errorDeps = { log: rt.log, metrics: rt.metrics, fetch: clientOptions.fetch };
   app.error((async ({ error, body }: { error: Error; body: unknown }) =>
     handleSlackError(error, body, errorDeps)) as Parameters<App["error"]>[0]);

@@ -9,8 +9,9 @@ export const clearHandler: SlackHandler = {
   name: "clear",
   command: "/clear",
   role: "clear",
-  register(app, rt) {
-    app.command("/clear", async ({ command, ack, respond }) => {
+  onCommand:
+    (rt) =>
+    async ({ command, ack, respond }) => {
       await ack();
       const req = await rt.ops.resume.request(command.user_id, command.text, { announce: false });
       const status = await rt.ops.status();
@@ -22,8 +23,8 @@ export const clearHandler: SlackHandler = {
         response_type: "ephemeral",
         text: `Resume request ${code(req.id)} posted${posted ? ` in ${channelRef(posted.channel)}` : ""}. It needs ${req.needed} approval(s) from someone else.`,
       });
-    });
-
+    },
+  register(app, rt) {
     const decide =
       (kind: "approve" | "reject") =>
       async ({

@@ -9,8 +9,9 @@ export const panicHandler: SlackHandler = {
   name: "panic",
   command: "/panic",
   role: "panic",
-  register(app, rt) {
-    app.command("/panic", async ({ command, ack, respond }) => {
+  onCommand:
+    (rt) =>
+    async ({ command, ack, respond }) => {
       await ack({ response_type: "ephemeral", text: ":hourglass: Reading the blast radius from every broker…" });
       const reason = command.text.trim() || "no reason given";
       const { radius, confirmation } = await rt.ops.panicRequest.prepare(command.user_id, reason);
@@ -19,8 +20,8 @@ export const panicHandler: SlackHandler = {
         replace_original: true,
         ...panicConfirmView(radius!, reason, confirmation),
       });
-    });
-
+    },
+  register(app, rt) {
     app.action(ids.panicConfirm, async ({ ack, body, action, respond }) => {
       await ack();
       // The button carries the confirmation token the bot issued with this user's /panic (checked by the operation).

@@ -8,8 +8,9 @@ export const runbookHandler: SlackHandler = {
   name: "runbook",
   command: "/runbook",
   role: null,
-  register(app, rt) {
-    app.command("/runbook", async ({ command, ack, respond }) => {
+  onCommand:
+    (rt) =>
+    async ({ command, ack, respond }) => {
       await ack();
       const sops = loadRunbook();
       if (!command.text.trim())
@@ -17,6 +18,5 @@ export const runbookHandler: SlackHandler = {
       const sop = findSop(sops, command.text);
       if (!sop) throw new UserInputError(`No SOP matches "${command.text.trim()}". \`/runbook\` lists them.`);
       await respond({ response_type: "ephemeral", ...runbookSopView(sop, rt.config.runbookUrl) });
-    });
-  },
+    },
 };

@@ -6,10 +6,10 @@ export const statusHandler: SlackHandler = {
   name: "status",
   command: "/status",
   role: null,
-  register(app, rt) {
-    app.command("/status", async ({ ack, respond }) => {
+  onCommand:
+    (rt) =>
+    async ({ ack, respond }) => {
       await ack();
       await respond({ response_type: "ephemeral", ...statusView(await rt.ops.status()) });
-    });
-  },
+    },
 };

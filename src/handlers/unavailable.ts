@@ -9,13 +9,13 @@ export function unavailable(command: `/${string}`, role: Role | null): SlackHand
     name: command.slice(1),
     command,
     role,
-    register(app) {
-      app.command(command, async ({ ack }) => {
+    onCommand:
+      () =>
+      async ({ ack }) => {
         await ack({
           response_type: "ephemeral",
           text: `\`${command}\` is not available in this version of tradeguard yet.`,
         });
-      });
-    },
+      },
   };
 }
