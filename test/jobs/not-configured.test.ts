@@ -71,6 +71,11 @@ describe("guards that need a declaration", () => {
       const t = await testRuntime({ guards: allGuards, env: { ...env }, log });
       opened.push(t);
       const services = startServices(t.rt);
+      // Not scheduled at all (the 20 s symptom of a fresh start was their schedules firing).
+      const listed = t.rt.guards.list();
+      expect(listed.find((g) => g.name === "time_sync")?.nextRun).toBeNull();
+      expect(listed.find((g) => g.name === "policy_watchdog")?.nextRun).toBeNull();
+      expect(listed.find((g) => g.name === "state_integrity")?.nextRun).not.toBeNull();
       await services.stop();
       const line = lines.map((l) => JSON.parse(l)).find((l) => /guard time_sync is off/.test(l.msg));
       expect(line).toMatchObject({ level, msg: expect.stringMatching(/set guards\.time_sync\.servers/) });
