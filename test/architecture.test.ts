@@ -11,8 +11,8 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 const LAYERS: string[][] = [
   ["errors.ts", "log.ts", "metrics.ts", "config.ts", "notify.ts"],
   ["state"],
-  ["market", "ratelimit", "audit", "recon"],
-  ["gate", "brokers"],
+  ["market", "ratelimit", "audit", "recon", "secrets"],
+  ["gate", "brokers", "s3"],
   ["ops"],
   ["jobs"],
   ["runtime.ts"],
