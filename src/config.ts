@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import cron from "node-cron";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { type SecretsSettings, secretsSchema } from "./config-secrets.js";
 import { ConfigError } from "./errors.js";
 
 const slackUserId = z.string().min(1);
@@ -23,6 +24,11 @@ const alpacaBroker = z.object({
   kind: z.literal("alpaca"),
   base_url: z.url().default("https://paper-api.alpaca.markets"),
   key_id_env: z.string().default("APCA_API_KEY_ID"),
+  /** Name of the credential in the secret store: the broker is then *managed* (rotatable), env vars unused. */
+  secret: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, . _ - (1-64)")
+    .optional(),
   secret_key_env: z.string().default("APCA_API_SECRET_KEY"),
 });
 
@@ -32,6 +38,11 @@ const ccxtBroker = z.object({
   /** ccxt exchange id, e.g. "binanceusdm", "bybit", "okx". */
   exchange: z.string().min(1),
   api_key_env: z.string().optional(),
+  /** Name of the credential in the secret store: the broker is then *managed* (rotatable), env vars unused. */
+  secret: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "letters, digits, . _ - (1-64)")
+    .optional(),
   secret_env: z.string().optional(),
   password_env: z.string().optional(),
   sandbox: z.boolean().default(false),
@@ -57,9 +68,32 @@ const yamlSchema = z
       .default({}),
     brokers: z.array(brokerConfigSchema).default([]),
     approvals: z
-      .object({ clear: z.number().int().min(1).max(10).default(1) })
+      .object({
+        clear: z.number().int().min(1).max(10).default(1),
+        rotate: z.number().int().min(1).max(10).default(1),
+      })
       .strict()
-      .default({ clear: 1 }),
+      .default({ clear: 1, rotate: 1 }),
+    /** Where managed brokers' credentials live (src/secrets). */
+    secrets: secretsSchema.optional(),
+    rotation: z
+      .object({
+        /** A CURRENT key older than this is due for rotation (warn alert + a rotation request). */
+        max_age_days: z.number().int().min(1).max(365).default(7),
+        /** When the weekly check runs (node-cron, America/New_York): Sunday 02:00. */
+        schedule: z
+          .string()
+          .refine((s) => cron.validate(s), "a cron expression")
+          .default("0 2 * * 0"),
+        /** How long a rotation request waits for approval. */
+        request_ttl_minutes: z
+          .number()
+          .positive()
+          .max(7 * 24 * 60)
+          .default(24 * 60),
+      })
+      .strict()
+      .default({ max_age_days: 7, schedule: "0 2 * * 0", request_ttl_minutes: 24 * 60 }),
     resume: z
       .object({
         soak_minutes: z
@@ -218,7 +252,10 @@ export interface Config {
   logLevel: z.infer<typeof logLevel>;
   roles: Record<Role, string[]>;
   brokers: BrokerConfig[];
-  approvals: { clear: number };
+  approvals: { clear: number; rotate: number };
+  /** The secret store's settings (local by default). */
+  secrets: SecretsSettings;
+  rotation: { maxAgeDays: number; schedule: string; requestTtlMinutes: number };
   resume: { soakMinutes: number; requestTtlMinutes: number };
   panic: {
     deadlineMs: number;
@@ -337,7 +374,13 @@ export function loadConfig(env: Record<string, string | undefined>, guards: read
     logLevel: e.LOG_LEVEL,
     roles,
     brokers,
-    approvals: { clear: y.approvals.clear },
+    approvals: { clear: y.approvals.clear, rotate: y.approvals.rotate },
+    secrets: y.secrets ?? secretsSchema.parse({}),
+    rotation: {
+      maxAgeDays: y.rotation.max_age_days,
+      schedule: y.rotation.schedule,
+      requestTtlMinutes: y.rotation.request_ttl_minutes,
+    },
     resume: { soakMinutes: y.resume.soak_minutes, requestTtlMinutes: y.resume.request_ttl_minutes },
     panic: {
       deadlineMs: y.panic.deadline_ms,

@@ -24,6 +24,7 @@
 // values. API_<Operation> is https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_<Operation>.html.
 import { randomUUID } from "node:crypto";
 import type * as Sdk from "@aws-sdk/client-secrets-manager";
+import { UserInputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import {
   callError,
@@ -313,6 +314,27 @@ export class AwsSecretStore implements SecretStore {
     const result = { current: pending.keyId, previous: current?.keyId ?? null, dropped: previous?.keyId ?? null };
     this.#opts.log?.info({ store: "aws", name, ...result }, "secrets: PENDING credential promoted to CURRENT");
     return result;
+  }
+
+  /**
+   * Undoes a promote: AWSCURRENT moves back to the AWSPREVIOUS version (AWS then labels the demoted version
+   * AWSPREVIOUS itself), and the demoted version is relabelled AWSPENDING.
+   */
+  async demote(name: string): Promise<void> {
+    const id = this.#id(name);
+    const { stored } = await this.#snapshot(id);
+    const current = stored.find((s) => s.state === "CURRENT");
+    const previous = stored.find((s) => s.state === "PREVIOUS");
+    if (!current || !previous || stored.some((s) => s.state === "PENDING"))
+      throw new UserInputError(`secret ${name}: nothing to roll back (needs a CURRENT, a PREVIOUS and no PENDING)`);
+    await this.#updateStage(id, {
+      VersionStage: "AWSCURRENT",
+      MoveToVersionId: previous.versionId,
+      RemoveFromVersionId: current.versionId,
+    });
+    await this.#updateStage(id, { VersionStage: "AWSPENDING", MoveToVersionId: current.versionId });
+    await this.#updateStage(id, { VersionStage: "AWSPREVIOUS", RemoveFromVersionId: current.versionId });
+    this.#opts.log?.warn({ store: "aws", name, key_id: current.keyId }, "secrets: promotion rolled back");
   }
 
   /** Removes AWSPENDING from the pending version (it becomes deprecated); does nothing when there is none. */

@@ -1,10 +1,10 @@
 // Builds the configured secret store. The AWS SDK is not imported here: AwsSecretStore loads it on its first call
 // (like the S3 snapshot upload), so the emergency CLI starts fast and local mode never loads it.
 import { join, resolve } from "node:path";
+import type { SecretsSettings } from "../config-secrets.js";
 import { ConfigError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { AwsSecretStore } from "./aws.js";
-import type { SecretsSettings } from "./config.js";
 import { LocalSecretStore } from "./local.js";
 import type { SecretStore } from "./store.js";
 

@@ -2,6 +2,7 @@
 // CURRENT, PENDING and PREVIOUS credentials. Key ids, states and timestamps stay in clear (they are not secrets, and
 // `tradeguard secrets list` shows them); every secret and password is encrypted with AES-256-GCM (crypto.ts) and
 // the whole file carries a MAC, so tampering is an error, never a silently different store.
+import { UserInputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { AuthenticationFailure, parseKey, type StoreKeys, storeKeys, valueAad } from "./crypto.js";
 import {
@@ -176,6 +177,22 @@ export class LocalSecretStore implements SecretStore {
     });
     this.#opts.log?.info({ store: "local", name, ...result }, "secrets: PENDING credential promoted to CURRENT");
     return result;
+  }
+
+  /** Undoes a promote: CURRENT → PENDING, PREVIOUS → CURRENT. */
+  async demote(name: string): Promise<void> {
+    checkName(name);
+    const keys = await this.#update((data) => {
+      const entries = data.secrets[name] ?? [];
+      const current = entries.find((e) => e.state === "CURRENT");
+      const previous = entries.find((e) => e.state === "PREVIOUS");
+      if (!current || !previous || entries.some((e) => e.state === "PENDING"))
+        throw new UserInputError(`secret ${name}: nothing to roll back (needs a CURRENT, a PREVIOUS and no PENDING)`);
+      current.state = "PENDING";
+      previous.state = "CURRENT";
+      return { result: { current: previous.key_id, pending: current.key_id }, changed: true };
+    });
+    this.#opts.log?.warn({ store: "local", name, ...keys }, "secrets: promotion rolled back");
   }
 
   /** Deletes the PENDING credential; does nothing when there is none. */

@@ -56,6 +56,11 @@ export interface SecretStore {
   stage(name: string, c: NewCredential): Promise<{ state: "PENDING" | "CURRENT" }>;
   /** PENDING → CURRENT, CURRENT → PREVIOUS; an older PREVIOUS is dropped (see PromoteResult); throws without PENDING. */
   promote(name: string): Promise<PromoteResult>;
+  /**
+   * Undoes a promote (a rotation rolled back after it): CURRENT → PENDING, PREVIOUS → CURRENT. Throws when there is
+   * no PREVIOUS to go back to, or a PENDING is in the way.
+   */
+  demote(name: string): Promise<void>;
   /** Drops the PENDING credential (rollback of a failed rotation); does nothing when there is none. */
   discardPending(name: string): Promise<void>;
   /** Drops the PREVIOUS credential with that key id (after it was revoked at the venue); throws if it is not PREVIOUS. */

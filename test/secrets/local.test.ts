@@ -207,4 +207,17 @@ describe("local secret store", () => {
     expect(text).toMatch(/promoted/);
     for (const secret of [A.secret, C.secret, C.password]) expect(text).not.toContain(secret);
   });
+
+  it("demote undoes a promote (a rotation rolled back): CURRENT back to the old key, the new one PENDING again", async () => {
+    const s = store();
+    await s.stage("alpaca-live", A);
+    await s.stage("alpaca-live", B);
+    await s.promote("alpaca-live");
+    await s.demote("alpaca-live");
+    expect((await s.get("alpaca-live"))?.keyId).toBe(A.keyId);
+    expect((await s.get("alpaca-live", "PENDING"))?.keyId).toBe(B.keyId);
+    expect(await s.get("alpaca-live", "PREVIOUS")).toBeNull();
+    // Nothing to roll back now: a PENDING is in the way, and there is no PREVIOUS.
+    await expect(s.demote("alpaca-live")).rejects.toThrow(/nothing to roll back/);
+  });
 });
