@@ -4,8 +4,9 @@
 import { z } from "zod";
 import type { BrokerConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
-import type { Broker, BulkResult, CallContext, ItemResult, OpenOrder, Position } from "./broker.js";
+import type { Broker, BrokerCredentials, BulkResult, CallContext, ItemResult, OpenOrder, Position } from "./broker.js";
 import { BrokerHttpError, requestJson } from "./http.js";
+import { withRetry } from "./retry.js";
 
 type AlpacaConfig = Extract<BrokerConfig, { kind: "alpaca" }>;
 
@@ -50,6 +51,26 @@ const bodyWithMessage = z.object({ message: z.string() });
 const OPEN_ORDERS_LIMIT = 500; // the spec's maximum for GET /v2/orders `limit`
 const MAX_ORDER_PAGES = 20;
 
+/** GET /v2/account/activities `page_size`: Alpaca's maximum (it never returns more in one page). */
+export const ACTIVITIES_PAGE_SIZE = 100;
+/** A backstop against a server that keeps minting new ids: 2,000,000 activities. */
+const MAX_ACTIVITY_PAGES = 20_000;
+const ACTIVITIES = "GET /v2/account/activities";
+/** What paging needs of an activity (`id`, the next page_token); the rest is validated entry by entry in src/recon. */
+const activityIdSchema = z.object({ id: z.string().min(1) }).loose();
+
+/** The filter of GET /v2/account/activities (`date` cannot be combined with `after`/`until`). */
+export interface ActivitiesQuery {
+  /** Only activities after this instant (ISO-8601). */
+  after?: string;
+  /** Only activities before this instant (ISO-8601). */
+  until?: string;
+  /** Only this date's activities (YYYY-MM-DD). */
+  date?: string;
+  /** Only these activity types (e.g. ["FILL", "FEE"]); all when absent. */
+  activityTypes?: string[];
+}
+
 function describeIssues(error: z.ZodError): string {
   const shown = error.issues.slice(0, 3).map((i) => {
     const path = i.path.length ? i.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("") : "";
@@ -77,7 +98,7 @@ export class AlpacaBroker implements Broker {
   readonly kind = "alpaca" as const;
   readonly name: string;
   private readonly baseUrl: string;
-  private readonly headers: Record<string, string>;
+  private headers: Record<string, string>;
   private readonly timeoutMs: number;
 
   constructor(opts: { name: string; baseUrl: string; keyId: string; secretKey: string; timeoutMs: number }) {
@@ -86,6 +107,22 @@ export class AlpacaBroker implements Broker {
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "").replace(/\/v2$/, "");
     this.headers = { "APCA-API-KEY-ID": opts.keyId, "APCA-API-SECRET-KEY": opts.secretKey };
     this.timeoutMs = opts.timeoutMs;
+  }
+
+  /** Uses new credentials from the next call on (key rotation). */
+  setCredentials(c: BrokerCredentials): void {
+    this.headers = { "APCA-API-KEY-ID": c.keyId, "APCA-API-SECRET-KEY": c.secret };
+  }
+
+  /** GET /v2/account with `c`: resolves when Alpaca accepts the credentials, throws BrokerHttpError when not. */
+  async testCredentials(c: BrokerCredentials, ctx?: { signal?: AbortSignal }): Promise<void> {
+    const { status, body } = await requestJson(this.name, `${this.baseUrl}/v2/account`, {
+      method: "GET",
+      headers: { "APCA-API-KEY-ID": c.keyId, "APCA-API-SECRET-KEY": c.secret },
+      timeoutMs: this.timeoutMs,
+      signal: ctx?.signal,
+    });
+    this.parse(z.object({ id: z.string() }).loose(), body, "GET /v2/account", status);
   }
 
   /** Lists every open order (GET /v2/orders?status=open&limit=500&nested=false, paging back by submission time). */
@@ -142,6 +179,74 @@ export class AlpacaBroker implements Broker {
         avgEntryPrice: p.avg_entry_price ?? null,
       };
     });
+  }
+
+  /** GET /v2/positions as Alpaca sends it: an array, entries unvalidated (a statement reports each bad one by index). */
+  async positionsRaw(ctx?: { signal?: AbortSignal }): Promise<unknown[]> {
+    const { status, body } = await this.call("GET", "/v2/positions", ctx?.signal);
+    if (!Array.isArray(body)) {
+      throw this.malformed("GET /v2/positions", status, body, `body: expected an array, got ${describeType(body)}`);
+    }
+    return body;
+  }
+
+  /** One page of GET /v2/account/activities, oldest first (direction=asc), entries raw as Alpaca sends them. */
+  async activitiesPage(
+    q: ActivitiesQuery,
+    page: { pageSize?: number; pageToken?: string } = {},
+    ctx?: { signal?: AbortSignal },
+  ): Promise<unknown[]> {
+    const query = new URLSearchParams({ direction: "asc", page_size: String(page.pageSize ?? ACTIVITIES_PAGE_SIZE) });
+    if (q.date) query.set("date", q.date);
+    if (q.after) query.set("after", q.after);
+    if (q.until) query.set("until", q.until);
+    if (q.activityTypes?.length) query.set("activity_types", q.activityTypes.join(","));
+    if (page.pageToken) query.set("page_token", page.pageToken);
+    const { status, body } = await this.call("GET", `/v2/account/activities?${query}`, ctx?.signal);
+    if (!Array.isArray(body)) {
+      throw this.malformed(
+        ACTIVITIES,
+        status,
+        body,
+        `body: expected an array of activities, got ${describeType(body)}`,
+      );
+    }
+    return body;
+  }
+
+  /**
+   * Every activity matching `q`, page by page (page_size 100, page_token = the last entry's id) until a page comes back
+   * short. A page that repeats an id already seen (a server ignoring page_token) stops with an error instead of looping.
+   * With a `deadline` (epoch ms), transient failures of a page are retried until then.
+   */
+  async *activities(
+    q: ActivitiesQuery,
+    ctx: { signal?: AbortSignal; deadline?: number } = {},
+  ): AsyncGenerator<unknown[]> {
+    const seen = new Set<string>();
+    let token: string | undefined;
+    for (let page = 1; page <= MAX_ACTIVITY_PAGES; page++) {
+      const get = () => this.activitiesPage(q, { pageToken: token }, ctx);
+      const rows = ctx.deadline ? await withRetry(get, { deadline: ctx.deadline, signal: ctx.signal }) : await get();
+      for (const raw of rows) {
+        const id = activityIdSchema.safeParse(raw);
+        if (!id.success) continue; // an entry without an id is reported by the statement, by index
+        if (seen.has(id.data.id)) {
+          const detail = `page ${page} (page_token ${token ?? "none"}) repeats activity ${id.data.id}; stopped rather than loop`;
+          throw this.malformed(ACTIVITIES, 200, null, detail);
+        }
+        seen.add(id.data.id);
+      }
+      yield rows;
+      if (rows.length < ACTIVITIES_PAGE_SIZE) return;
+      const last = activityIdSchema.safeParse(rows[rows.length - 1]);
+      if (!last.success) {
+        const detail = `page ${page} is full but its last entry has no id, so there is no page_token to go on from`;
+        throw this.malformed(ACTIVITIES, 200, null, detail);
+      }
+      token = last.data.id;
+    }
+    throw this.malformed(ACTIVITIES, 200, null, `more than ${MAX_ACTIVITY_PAGES} pages; stopped`);
   }
 
   /** Cancels every open order (DELETE /v2/orders → 207 array of CanceledOrderResponse), one item per order. */
@@ -231,12 +336,24 @@ function describeType(v: unknown): string {
   return typeof v === "object" ? "an object" : `a ${typeof v}`;
 }
 
-/** Builds the Alpaca adapter from its config entry, reading the key id and secret from the env vars it names. */
+/**
+ * Builds the Alpaca adapter from its config entry: a managed broker (`secret:`) with the credentials handed in from the
+ * secret store, else the key id and secret from the env vars it names.
+ */
 export function alpacaFromConfig(
   cfg: AlpacaConfig,
   env: Record<string, string | undefined>,
   timeoutMs: number,
+  managed?: BrokerCredentials | null,
 ): AlpacaBroker {
+  if (cfg.secret !== undefined)
+    return new AlpacaBroker({
+      name: cfg.name,
+      baseUrl: cfg.base_url,
+      keyId: managed?.keyId ?? "",
+      secretKey: managed?.secret ?? "",
+      timeoutMs,
+    });
   const keyId = env[cfg.key_id_env];
   const secretKey = env[cfg.secret_key_env];
   const missing = [!keyId && cfg.key_id_env, !secretKey && cfg.secret_key_env].filter(Boolean);

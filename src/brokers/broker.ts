@@ -52,10 +52,21 @@ export interface CallContext {
   signal?: AbortSignal;
 }
 
+/** API credentials of a managed broker (from the secret store). Never logged, audited or printed. */
+export interface BrokerCredentials {
+  keyId: string;
+  secret: string;
+  password?: string;
+}
+
 /** What every broker adapter implements. */
 export interface Broker {
   readonly name: string;
   readonly kind: "paper" | "alpaca" | "ccxt";
+  /** Uses these credentials from the next call on (a managed broker after a key rotation). */
+  setCredentials?(c: BrokerCredentials): void;
+  /** One authenticated read-only call with `c` (not the broker's own); resolves when accepted, throws when refused. */
+  testCredentials?(c: BrokerCredentials, ctx?: { signal?: AbortSignal }): Promise<void>;
   listOpenOrders(ctx?: { signal?: AbortSignal }): Promise<OpenOrder[]>;
   listPositions(ctx?: { signal?: AbortSignal }): Promise<Position[]>;
   /** Cancels every open order. */

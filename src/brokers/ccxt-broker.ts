@@ -10,7 +10,7 @@
 //   neither listed nor cancelled: ccxt's plain fetchOpenOrders / cancelAllOrders do not reach them.
 import { createHash } from "node:crypto";
 import { ArgumentsRequired, type Position as CcxtPosition, type Exchange, type Order } from "ccxt";
-import type { Broker, BulkResult, CallContext, ItemResult, OpenOrder, Position } from "./broker.js";
+import type { Broker, BrokerCredentials, BulkResult, CallContext, ItemResult, OpenOrder, Position } from "./broker.js";
 import { closeClientOrderId } from "./broker.js";
 import { abortable, DeadlineReached, type ResponseMeta, recordResponseMeta, toBrokerHttpError } from "./ccxt-errors.js";
 import { type LivePosition, toOpenOrder, toPosition } from "./ccxt-values.js";
@@ -27,6 +27,8 @@ export interface CcxtBrokerOptions {
    * deterministic hash of it, so it stays idempotent.
    */
   clientOrderIdMaxLength?: number;
+  /** Builds another exchange like `exchange` but with other credentials (to test a staged key before using it). */
+  withCredentials?: (c: BrokerCredentials) => Exchange;
 }
 
 /** A ccxt-driven broker (kind "ccxt"). */
@@ -49,6 +51,24 @@ export class CcxtBroker implements Broker {
     this.symbols = [...new Set(opts.symbols ?? [])];
     this.clientOrderIdMaxLength = opts.clientOrderIdMaxLength ?? 36;
     this.meta = recordResponseMeta(this.exchange);
+    this.withCredentials = opts.withCredentials;
+  }
+
+  private readonly withCredentials?: (c: BrokerCredentials) => Exchange;
+
+  /** Uses new credentials from the next call on (key rotation). */
+  setCredentials(c: BrokerCredentials): void {
+    this.exchange.apiKey = c.keyId;
+    this.exchange.secret = c.secret;
+    if (c.password !== undefined) this.exchange.password = c.password;
+  }
+
+  /** fetchBalance with `c` on a separate exchange instance: resolves when the venue accepts the credentials. */
+  async testCredentials(c: BrokerCredentials, ctx?: { signal?: AbortSignal }): Promise<void> {
+    if (!this.withCredentials)
+      throw new BrokerHttpError(this.name, "cannot test other credentials", undefined, undefined, undefined, false);
+    const other = new CcxtBroker({ name: this.name, exchange: this.withCredentials(c), symbols: this.symbols });
+    await other.call("fetchBalance", () => other.exchange.fetchBalance(), ctx?.signal);
   }
 
   /** Maps anything thrown by ccxt (or by us) to a BrokerHttpError the retry policy understands. */

@@ -6,17 +6,22 @@
 import ccxt, { type Exchange } from "ccxt";
 import type { BrokerConfig } from "../config.js";
 import { ConfigError } from "../errors.js";
+import type { BrokerCredentials } from "./broker.js";
 import { CcxtBroker } from "./ccxt-broker.js";
 
 export type CcxtBrokerConfig = Extract<BrokerConfig, { kind: "ccxt" }>;
 
-/** Builds the ccxt exchange for a `kind: ccxt` broker config (secrets from env) and wraps it in a CcxtBroker. */
+/**
+ * Builds the ccxt exchange for a `kind: ccxt` broker config and wraps it in a CcxtBroker: a managed broker (`secret:`)
+ * with the credentials handed in from the secret store, else the secrets from the env vars it names.
+ */
 export function ccxtFromConfig(
   cfg: CcxtBrokerConfig,
   env: Record<string, string | undefined>,
   timeoutMs: number,
   /** Extra ccxt constructor properties, applied last (tests: enableRateLimit, fetchImplementation). */
   overrides: Record<string, unknown> = {},
+  managed?: BrokerCredentials | null,
 ): CcxtBroker {
   const where = `brokers.${cfg.name}`;
   const ctor = (ccxt as unknown as Record<string, unknown>)[cfg.exchange];
@@ -29,10 +34,11 @@ export function ccxtFromConfig(
     if (!value) throw new ConfigError(`env ${envName}: required by ${where}.${key}`);
     return value;
   };
+  const fromEnv = cfg.secret === undefined;
   const params: Record<string, unknown> = {
-    apiKey: secret("api_key_env", cfg.api_key_env),
-    secret: secret("secret_env", cfg.secret_env),
-    password: secret("password_env", cfg.password_env),
+    apiKey: fromEnv ? secret("api_key_env", cfg.api_key_env) : managed?.keyId,
+    secret: fromEnv ? secret("secret_env", cfg.secret_env) : managed?.secret,
+    password: fromEnv ? secret("password_env", cfg.password_env) : managed?.password,
     timeout: timeoutMs,
     enableRateLimit: true,
     // The kill switch lists all symbols in one call on purpose (Binance asks to acknowledge the higher weight), and
@@ -48,7 +54,7 @@ export function ccxtFromConfig(
   } catch (err) {
     throw new ConfigError(`${where}: cannot set up ccxt exchange ${cfg.exchange}: ${(err as Error).message}`);
   }
-  if (!exchange.checkRequiredCredentials(false)) {
+  if (fromEnv && !exchange.checkRequiredCredentials(false)) {
     const needed = Object.entries(exchange.requiredCredentials)
       .filter(([, required]) => required)
       .map(([k]) => k);
@@ -56,5 +62,15 @@ export function ccxtFromConfig(
       `${where}: ${cfg.exchange} needs the credentials ${needed.join(", ")} (set api_key_env / secret_env / password_env)`,
     );
   }
-  return new CcxtBroker({ name: cfg.name, exchange, symbols: cfg.symbols });
+  const withCredentials = (c: BrokerCredentials): Exchange => {
+    const other = new (ctor as new (p: object) => Exchange)({
+      ...params,
+      apiKey: c.keyId,
+      secret: c.secret,
+      ...(c.password !== undefined ? { password: c.password } : {}),
+    });
+    if (cfg.sandbox) other.setSandboxMode(true);
+    return other;
+  };
+  return new CcxtBroker({ name: cfg.name, exchange, symbols: cfg.symbols, withCredentials });
 }
