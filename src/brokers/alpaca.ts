@@ -2,7 +2,7 @@
 // GET /v2/orders, DELETE /v2/orders, GET /v2/positions, DELETE /v2/positions. Every reply is validated with zod
 // at the edge; quantities and prices stay decimal strings exactly as Alpaca sends them.
 import { z } from "zod";
-import type { BrokerConfig } from "../config.js";
+import type { BrokerConfig } from "../config-schema.js";
 import { ConfigError } from "../errors.js";
 import type { Broker, BrokerCredentials, BulkResult, CallContext, ItemResult, OpenOrder, Position } from "./broker.js";
 import { BrokerHttpError, requestJson } from "./http.js";

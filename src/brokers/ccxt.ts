@@ -4,7 +4,7 @@
 // - ccxt-values.ts: ccxt orders/positions → OpenOrder/Position with the venue's exact decimal strings;
 // - ccxt-errors.ts: ccxt exceptions → transient / non-transient BrokerHttpError, and the per-call deadline.
 import ccxt, { type Exchange } from "ccxt";
-import type { BrokerConfig } from "../config.js";
+import type { BrokerConfig } from "../config-schema.js";
 import { ConfigError } from "../errors.js";
 import type { BrokerCredentials } from "./broker.js";
 import { CcxtBroker } from "./ccxt-broker.js";
