@@ -71,6 +71,17 @@ export const yamlSchema = z
       .default({ clear: 1, rotate: 1 }),
     /** Where managed brokers' credentials live (src/secrets). */
     secrets: secretsSchema.optional(),
+    recon: z
+      .object({
+        /** The daily recon (node-cron, America/New_York; it runs only on NYSE trading days). */
+        schedule: z
+          .string()
+          .refine((x) => cron.validate(x), "a cron expression")
+          .default("30 17 * * *"),
+        enabled: z.boolean().default(true),
+      })
+      .strict()
+      .default({ schedule: "30 17 * * *", enabled: true }),
     rotation: z
       .object({
         /** A CURRENT key older than this is due for rotation (warn alert + a rotation request). */

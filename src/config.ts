@@ -12,6 +12,12 @@ import { ConfigError } from "./errors.js";
 
 export type Role = "panic" | "clear" | "approve" | "rotate";
 
+/** A YAML section owned by a higher layer (e.g. src/s3/config.ts): parsed here, read back through its owner. */
+export interface SectionSpec {
+  key: string;
+  schema: z.ZodType;
+}
+
 /** The parsed, validated configuration every module receives from the composition root. */
 export interface Config {
   mode: "local" | "slack-http" | "slack-socket";
@@ -33,6 +39,7 @@ export interface Config {
   /** The secret store's settings (local by default). */
   secrets: SecretsSettings;
   rotation: { maxAgeDays: number; schedule: string; requestTtlMinutes: number };
+  recon: { schedule: string; enabled: boolean };
   resume: { soakMinutes: number; requestTtlMinutes: number };
   panic: {
     deadlineMs: number;
@@ -43,6 +50,8 @@ export interface Config {
   runbookUrl?: string;
   /** Every known guard's settings, parsed once here. */
   guards: Record<string, GuardSettings>;
+  /** The parsed SectionSpec sections by key (read with their owner's accessor, e.g. s3Of). */
+  sections: Record<string, unknown>;
   /** Secrets read from env for the brokers (kept out of the YAML). */
   env: Record<string, string | undefined>;
 }
@@ -51,7 +60,11 @@ export interface Config {
  * Parses env (+ the YAML file it names) into a Config, or throws ConfigError naming every bad key. `guards` are the
  * guards whose settings `guards.<name>` may hold (the composition root passes every registered guard).
  */
-export function loadConfig(env: Record<string, string | undefined>, guards: readonly GuardSpec[]): Config {
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  guards: readonly GuardSpec[],
+  sections: readonly SectionSpec[] = [],
+): Config {
   const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const envResult = envSchema.safeParse(clean);
   if (!envResult.success) throw new ConfigError(`invalid configuration:\n${formatIssues("env", envResult.error)}`);
@@ -71,11 +84,11 @@ export function loadConfig(env: Record<string, string | undefined>, guards: read
       throw new ConfigError(`TRADEGUARD_CONFIG: ${e.TRADEGUARD_CONFIG} is not valid YAML: ${(err as Error).message}`);
     }
   }
-  const yamlResult = yamlSchema.safeParse(raw);
+  const yamlResult = yamlSchema.extend(Object.fromEntries(sections.map((x) => [x.key, x.schema]))).safeParse(raw);
   if (!yamlResult.success) {
     throw new ConfigError(`invalid configuration:\n${formatIssues(e.TRADEGUARD_CONFIG ?? "yaml", yamlResult.error)}`);
   }
-  const y = yamlResult.data;
+  const y = yamlResult.data as z.infer<typeof yamlSchema> & Record<string, unknown>;
 
   let mode: Config["mode"] = "local";
   if (e.SLACK_BOT_TOKEN) {
@@ -143,6 +156,7 @@ export function loadConfig(env: Record<string, string | undefined>, guards: read
     brokers,
     approvals: { clear: y.approvals.clear, rotate: y.approvals.rotate },
     secrets: y.secrets ?? secretsSchema.parse({}),
+    recon: { schedule: y.recon.schedule, enabled: y.recon.enabled },
     rotation: {
       maxAgeDays: y.rotation.max_age_days,
       schedule: y.rotation.schedule,
@@ -157,6 +171,7 @@ export function loadConfig(env: Record<string, string | undefined>, guards: read
     },
     runbookUrl: y.runbook_url,
     guards: parseGuardSettings(y.guards, guards, e.TRADEGUARD_CONFIG ?? "yaml"),
+    sections: Object.fromEntries(sections.map((x) => [x.key, y[x.key]])),
     env: {},
   };
   // The raw environment carries broker secrets: not enumerable, so it never lands in a serialised config or log.

@@ -27,6 +27,13 @@ export class UserInputError extends TradeguardError {
   }
 }
 
+/** The command was called wrongly (a bad argument, a file that does not exist): the CLI exits 2. */
+export class UsageError extends TradeguardError {
+  constructor(message: string) {
+    super(message, "usage");
+  }
+}
+
 /** A referenced object (approval request, panic, ...) does not exist or expired. */
 export class NotFoundError extends TradeguardError {
   constructor(message: string) {

@@ -2,7 +2,10 @@
 // clients. src/services.ts starts what runs in the background; src/bot the Slack transport; src/cli the CLI.
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { loadAuditKey } from "./audit/keyfile.js";
+import { join } from "node:path";
+import { anchor, fileCheckpointSink } from "./audit/anchor.js";
+import { type AuditKeys, loadAuditKey } from "./audit/keyfile.js";
+import type { AuditSource } from "./audit/log.js";
 import { AuditLog } from "./audit/log.js";
 import { alertView } from "./bot/views/alert.js";
 import { createBrokers } from "./brokers/index.js";
@@ -10,6 +13,7 @@ import { type Config, loadConfig } from "./config.js";
 import { AlertPipeline, PacedQueue } from "./jobs/alerts.js";
 import { allGuards } from "./jobs/registry.js";
 import { GuardRunner } from "./jobs/runner.js";
+import { declareS3Drift, withS3Drift } from "./jobs/s3-drift.js";
 import { createMetrics } from "./metrics.js";
 import { ConsoleNotifier } from "./notify.js";
 import { ClearStore } from "./ops/clear-store.js";
@@ -18,13 +22,14 @@ import { createOperations } from "./ops/index.js";
 import { confirmationKey } from "./ops/panic-confirm.js";
 import { PanicStore } from "./ops/panic-store.js";
 import type { Runtime, RuntimeOptions } from "./runtime.js";
+import { bucketOf, S3_SECTIONS, s3Of } from "./s3/config.js";
 import { createKeys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
 import { createRedis } from "./state/redis.js";
 
 /** Parses the configuration once, with the settings of every registered guard. */
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): Config {
-  return loadConfig(env, allGuards);
+  return declareS3Drift(loadConfig(env, allGuards, S3_SECTIONS));
 }
 
 /**
@@ -44,6 +49,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
   const notifier = opts.notifier ?? new ConsoleNotifier();
   const instanceId = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   const now = opts.now ?? (() => new Date());
+  let anchoring: Promise<{ tick(): Promise<unknown> }> | null = null;
+  const pendingAnchors = new Set<Promise<void>>();
   const alerts = new AlertPipeline({
     redis,
     keys,
@@ -57,7 +64,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     config,
     log,
     metrics,
-    guards: opts.guards ?? allGuards,
+    guards: opts.guards ?? withS3Drift(allGuards, config),
     alerts,
     audit,
     instanceId,
@@ -80,6 +87,20 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     now,
     guards,
     alerts,
+    anchorNow: () => {
+      const source = { kind: "redis" as const, redis, keys };
+      // With an audit bucket the S3 module (and the SDK) is loaded on first use; without one, the local file.
+      anchoring ??= bucketOf(s3Of(config), "audit")
+        ? import("./s3/anchoring.js").then((m) => m.createAnchoring({ config, source, signer: auditKeys }))
+        : Promise.resolve(localAnchoring(join(config.home, "checkpoints.jsonl"), source, auditKeys));
+      const p = anchoring.then((a) => a.tick()).then(() => {});
+      pendingAnchors.add(p);
+      void p.then(
+        () => pendingAnchors.delete(p),
+        () => pendingAnchors.delete(p),
+      );
+      return p;
+    },
   };
   const ops = createOperations(deps);
   return {
@@ -90,12 +111,36 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     ops,
     async close() {
       await guards.stop();
+      // A checkpoint being written (after a panic from the CLI) is finished before the process exits, bounded.
+      if (pendingAnchors.size) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...pendingAnchors]),
+          new Promise((r) => {
+            timer = setTimeout(r, 10_000);
+          }),
+        ]);
+        clearTimeout(timer);
+      }
       if (!(await audit.drained()))
         log.error("audit: entries were still being written at exit; the local audit file has what was committed");
       await Promise.all(
         deps.brokers.map((b) => b.close?.().catch((err) => log.warn({ err, broker: b.name }, "broker close failed"))),
       );
       redis.disconnect();
+    },
+  };
+}
+
+/** Anchoring without S3: checkpoints to a local JSONL file, one at a time. */
+function localAnchoring(file: string, source: AuditSource, signer: AuditKeys): { tick(): Promise<unknown> } {
+  const sink = fileCheckpointSink(file);
+  let running: Promise<unknown> = Promise.resolve();
+  return {
+    tick() {
+      const run = running.then(() => anchor({ source, sink, signer }));
+      running = run.catch(() => {});
+      return run;
     },
   };
 }

@@ -8,7 +8,10 @@ import { startTransport } from "./bot/app.js";
 import { handlers } from "./handlers/index.js";
 import { startPolicyRestartRelay } from "./jobs/policy-restart-relay.js";
 import type { PolicyWatchdogConfig } from "./jobs/policy-watchdog.js";
+import { reconJob } from "./jobs/recon-job.js";
+import { scheduleJobs } from "./jobs/scheduled.js";
 import type { Runtime } from "./runtime.js";
+import { anchorMinutesOf } from "./s3/config.js";
 import { connectionLost, redisReachable } from "./state/redis.js";
 
 const HEARTBEAT_MS = 5_000;
@@ -39,6 +42,14 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
   timers.push(setInterval(beat, HEARTBEAT_MS));
 
   rt.guards.start();
+  // Scheduled operations (one replica per slot): the daily recon.
+  const jobs = scheduleJobs(c.recon.enabled ? [reconJob(rt.ops.recon, c.recon.schedule, log)] : [], {
+    redis: rt.redis,
+    keys: rt.keys,
+    log,
+    instanceId: rt.instanceId,
+    audit: rt.audit,
+  });
 
   timers.push(
     setInterval(
@@ -96,6 +107,16 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
     }
   });
 
+  // Audit anchoring (docs/s3.md): every audit.anchor_minutes a signed checkpoint of the chain head, then the export
+  // of new entries to the audit bucket. The S3 SDK is loaded on the first tick, not by every CLI process.
+  const anchorTick = () => {
+    if (stopped || connectionLost(rt.redis)) return;
+    rt.anchorNow().catch((err) =>
+      log.warn({ err }, "audit anchor failed; retrying at the next interval (RUNBOOK.md#sop-audit-anchor)"),
+    );
+  };
+  timers.push(setInterval(anchorTick, anchorMinutesOf(c) * 60_000));
+
   // The policy daemon's restart requests, relayed to a webhook/command when configured; retried until subscribed.
   // Only while the watchdog that drives it runs (enabled and configured).
   const pw = c.guards.policy_watchdog;
@@ -132,6 +153,7 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
       rt.redis.off("ready", onReady);
       rt.redis.off("close", onClose);
       await rt.guards.stop();
+      await jobs.stop();
       await relay?.close();
     },
   };

@@ -9,7 +9,16 @@ const SRC = fileURLToPath(new URL("../src/", import.meta.url));
 
 /** Lowest first: a module may import its own layer and the layers below it, never one above. */
 const LAYERS: string[][] = [
-  ["errors.ts", "log.ts", "metrics.ts", "config.ts", "config-schema.ts", "config-guards.ts", "config-secrets.ts", "notify.ts"],
+  [
+    "errors.ts",
+    "log.ts",
+    "metrics.ts",
+    "config.ts",
+    "config-schema.ts",
+    "config-guards.ts",
+    "config-secrets.ts",
+    "notify.ts",
+  ],
   ["state"],
   ["market", "ratelimit", "audit", "recon", "secrets"],
   ["gate", "brokers", "s3"],

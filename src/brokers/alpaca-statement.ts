@@ -8,7 +8,7 @@
 // A fill booked between the last activities page and the positions call would be counted on one side only and shows
 // as a `position` difference (a re-run settles it): run after the extended-hours session when the account trades late.
 import { DateTime } from "luxon";
-import { UserInputError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { type AlpacaStatement, AlpacaStatementBuilder } from "../recon/statement-alpaca.js";
 import { isCalendarDate, TRADE_DATE_ZONE } from "../recon/trade-date.js";
 import type { ActivitiesQuery, AlpacaBroker } from "./alpaca.js";
@@ -41,10 +41,10 @@ export async function fetchAlpacaStatement(
   date: string,
   opts: FetchStatementOptions = {},
 ): Promise<AlpacaStatement> {
-  if (!isCalendarDate(date)) throw new UserInputError(`date: not a calendar date YYYY-MM-DD (${JSON.stringify(date)})`);
+  if (!isCalendarDate(date)) throw new UsageError(`date: not a calendar date YYYY-MM-DD (${JSON.stringify(date)})`);
   const now = opts.now ?? Date.now();
   const today = DateTime.fromMillis(now, { zone: TRADE_DATE_ZONE }).toISODate()!;
-  if (date > today) throw new UserInputError(`date: ${date} is after today (${today} in New York)`);
+  if (date > today) throw new UsageError(`date: ${date} is after today (${today} in New York)`);
   const deadline = opts.deadline ?? now + 120_000;
   const { signal } = opts;
   const b = new AlpacaStatementBuilder({ date, rollBackPositions: true });

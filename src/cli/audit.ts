@@ -1,5 +1,6 @@
-// tradeguard audit verify | pubkey | tail
+// tradeguard audit verify | anchor | pubkey | tail
 import type { Command } from "commander";
+import { verifyCheckpoints } from "../audit/anchor.js";
 import { verifyChain } from "../audit/chain.js";
 import { loadAuditKey, loadPublicKey } from "../audit/keyfile.js";
 import { type AuditSource, readEntries, tailEntries } from "../audit/log.js";
@@ -46,22 +47,72 @@ export function registerAudit(program: Command): void {
       "--full",
       "verify every signature (default: hash links on every entry, signatures on checkpoints and the head)",
     )
+    .option("--checkpoints", "also check the chain against every anchored checkpoint (truncation, rewriting)")
     .option("--json", "print the result as JSON")
-    .action(async (opts: { pubkey?: string; file?: string; full?: boolean; json?: boolean }) => {
+    .action(async (opts: { pubkey?: string; file?: string; full?: boolean; checkpoints?: boolean; json?: boolean }) => {
       const key = publicKey(opts.pubkey);
       const { src, close } = await source(opts.file);
       try {
         const started = Date.now();
         const result = await verifyChain(readEntries(src), key, { full: opts.full });
-        if (opts.json) printJson(result);
+        // Checkpoints are verified with the same public key: a checkpoint signed by another key is not one of ours.
+        // The S3 SDK is loaded only when needed: every CLI command (panic included) loads this file.
+        const sink = opts.checkpoints ? (await import("../s3/anchoring.js")).checkpointSinkFor(cliConfig()) : null;
+        const cps = sink ? await verifyCheckpoints(readEntries(src), await sink.readAll(), key) : null;
+        if (opts.json)
+          printJson(
+            cps
+              ? {
+                  ...result,
+                  ok: result.ok && cps.ok,
+                  firstBad: result.ok ? cps.firstBad : result.firstBad,
+                  reason: result.ok ? cps.reason : result.reason,
+                  checkpoints: cps,
+                }
+              : result,
+          );
         else {
           process.stdout.write(
             result.ok
               ? `OK: ${result.entries} entries verified (${opts.full ? "every signature" : "hash chain + checkpoint/head signatures"}) in ${Date.now() - started} ms\n`
               : `TAMPERED: first bad entry seq ${result.firstBad}: ${result.reason}\n`,
           );
+          if (cps)
+            process.stdout.write(
+              cps.ok
+                ? `CHECKPOINTS OK: ${cps.checkpoints} checkpoint(s), newest seq ${cps.newest ?? "none"}\n`
+                : `CHECKPOINTS FAILED: ${cps.reason}${cps.problems.length > 1 ? ` (+${cps.problems.length - 1} more)` : ""}\n`,
+            );
         }
-        if (!result.ok) throw new CliExit(EXIT.failed);
+        if (!result.ok || (cps && !cps.ok)) throw new CliExit(EXIT.failed);
+      } finally {
+        close();
+      }
+    });
+
+  audit
+    .command("anchor")
+    .description("write a signed checkpoint of the chain head now (audit bucket, or TRADEGUARD_HOME/checkpoints.jsonl)")
+    .option("--json", "print the checkpoint written (or why none was) as JSON")
+    .action(async (opts: { json?: boolean }) => {
+      const config = cliConfig();
+      let signer: ReturnType<typeof loadAuditKey>;
+      try {
+        signer = loadAuditKey(config.audit.keyFile, { create: false });
+      } catch (err) {
+        if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
+        throw err;
+      }
+      const { src, close } = await source(undefined);
+      try {
+        const { createAnchoring } = await import("../s3/anchoring.js");
+        const anchoring = createAnchoring({ config, source: src, signer });
+        const r = await anchoring.anchor();
+        if (opts.json) printJson(r);
+        else
+          process.stdout.write(
+            r.written ? `ANCHORED: seq ${r.seq} ${r.hash} at ${r.ts} → ${r.location}\n` : `NOT ANCHORED: ${r.reason}\n`,
+          );
       } finally {
         close();
       }

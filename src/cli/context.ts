@@ -1,7 +1,7 @@
 // Shared CLI plumbing: config, a stderr logger (stdout stays clean for --json), the runtime, exit codes.
 import { pino } from "pino";
 import type { Config } from "../config.js";
-import { ConfigError, describeError, StateUnavailableError, TradeguardError } from "../errors.js";
+import { ConfigError, describeError, StateUnavailableError, TradeguardError, UsageError } from "../errors.js";
 import { type Logger, loggerOptions } from "../log.js";
 import { createRuntime, loadAppConfig } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
@@ -85,7 +85,7 @@ export function printJson(v: unknown): void {
 /** The exit code an error ends the CLI with (README): refusals 1, configuration 2, Redis unreachable 3. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof CliExit) return err.code;
-  if (err instanceof ConfigError) return EXIT.usage;
+  if (err instanceof ConfigError || err instanceof UsageError) return EXIT.usage;
   if (err instanceof StateUnavailableError || isConnectionError(err)) return EXIT.unavailable;
   // Refused (not authorized, not allowed now, not found) or failed unexpectedly: the operation did not happen.
   return EXIT.failed;

@@ -7,6 +7,8 @@ import { registerKillSwitch } from "./killswitch.js";
 import { registerMarket } from "./market.js";
 import { registerPaper } from "./paper.js";
 import { registerQuota } from "./quota.js";
+import { registerRecon } from "./recon.js";
+import { registerS3 } from "./s3.js";
 import { registerStart } from "./start.js";
 import { registerStatus } from "./status.js";
 
@@ -23,7 +25,9 @@ export function buildProgram(): Command {
   registerGuards(program);
   registerPaper(program);
   registerQuota(program);
+  registerRecon(program);
   registerMarket(program);
+  registerS3(program);
   return program;
 }
 

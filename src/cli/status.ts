@@ -41,6 +41,10 @@ export function registerStatus(program: Command): void {
           lines.push(
             `alert ${a.severity}: ${a.title} (since ${a.since}, ${a.count}×${a.ackedBy ? `, acked by ${a.ackedBy}` : ""})`,
           );
+        for (const r of s.recon)
+          lines.push(
+            `recon ${r.date} ${r.broker ?? "all"}: ${r.errors ? "could not reconcile" : r.ok ? "ok" : `${r.mismatches} mismatch(es)`} (${r.at})`,
+          );
         if (s.lastPanic) lines.push("", "last panic:", reportText(s.lastPanic));
         for (const u of s.unreadable) lines.push(`UNREADABLE ${u.key}: ${u.problem}`);
         process.stdout.write(`${lines.join("\n")}\n`);

@@ -5,6 +5,7 @@ import { alertsHandler } from "./alerts.js";
 import { clearHandler } from "./clear.js";
 import { homeHandler } from "./home.js";
 import { panicHandler } from "./panic.js";
+import { reconHandler } from "./recon.js";
 import { runbookHandler } from "./runbook.js";
 import { statusHandler } from "./status.js";
 import { unavailable } from "./unavailable.js";
@@ -13,7 +14,7 @@ export const handlers: readonly SlackHandler[] = [
   panicHandler,
   clearHandler,
   statusHandler,
-  unavailable("/recon", null),
+  reconHandler,
   unavailable("/rotate", "rotate"),
   runbookHandler,
   alertsHandler,

@@ -117,7 +117,7 @@ export class AlertPipeline {
    * posted — without dedup, so each at most every 10 minutes — and is reported.
    */
   async processTick(
-    batch: { stream: string; findings: Finding[] }[],
+    batch: { stream: string; findings: Finding[]; scope?: (key: string) => boolean }[],
     now: Date,
   ): Promise<{ events: AlertEvent[]; unreadable: KeyProblem[] }> {
     const { redis, keys } = this.deps;
@@ -132,12 +132,13 @@ export class AlertPipeline {
     const updates: Record<string, string> = {};
     const removed: string[] = [];
     const history = new Map<string, AlertEvent[]>();
-    for (const { stream, findings } of batch) {
+    for (const { stream, findings, scope } of batch) {
       const open = new Map<string, OpenAlert>();
       for (const [k, v] of Object.entries(openRaw)) {
         if (HASH_FIELD_CHECKS["alerts:open"]!(v) !== null) continue;
         const a = JSON.parse(v) as OpenAlert;
-        if (a.stream === stream) open.set(k, a);
+        // With a scope, only the stream's alerts it covers are this call's business (others stay open).
+        if (a.stream === stream && (!scope || scope(a.key))) open.set(k, a);
       }
       const mine: AlertEvent[] = [];
       const seen = new Set<string>();
@@ -225,6 +226,19 @@ export class AlertPipeline {
     }
     for (const e of events) void this.deps.queue.post(this.deps.render(e));
     return { events, unreadable: [problem] };
+  }
+
+  /**
+   * One condition raised by an operation (not a guard tick): opened, counted or escalated like a guard's finding,
+   * without touching the stream's other open alerts.
+   */
+  async raise(stream: string, finding: Finding, now: Date): Promise<void> {
+    await this.processTick([{ stream, findings: [finding], scope: (k) => k === finding.key }], now);
+  }
+
+  /** Resolves one operation-raised condition (a "resolved" message when it was open). */
+  async resolve(stream: string, key: string, now: Date): Promise<void> {
+    await this.processTick([{ stream, findings: [], scope: (k) => k === key }], now);
   }
 
   /** Resolves once every alert queued so far has been posted. */

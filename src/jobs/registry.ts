@@ -6,6 +6,7 @@ import { luldSsrGuard } from "./luld-ssr.js";
 import { marketHoursGuard } from "./market-hours.js";
 import { pdtLocateGuard } from "./pdt-locate.js";
 import { policyWatchdog } from "./policy-watchdog.js";
+import { s3Drift } from "./s3-drift.js";
 import { stateIntegrity } from "./state-integrity.js";
 import { timeSync } from "./time-sync.js";
 
@@ -19,4 +20,5 @@ export const allGuards: Guard<any, any, any>[] = [
   luldSsrGuard,
   pdtLocateGuard,
   stateIntegrity,
+  s3Drift,
 ];

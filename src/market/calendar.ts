@@ -334,6 +334,13 @@ export function previousTradingDay(date: string, closures?: Closures): string {
   throw new RangeError(`no trading day within 400 days before ${date}`);
 }
 
+/** The most recent trading day whose session has closed by `at` (today after the close, else the one before). */
+export function lastClosedTradingDay(at: Date, closures?: Closures): string {
+  const today = calendarDay(nyDate(at), closures);
+  if (today.closes && at.getTime() >= today.closes.getTime()) return today.date;
+  return previousTradingDay(today.date, closures);
+}
+
 /** The `n` trading days ending with `date` (included when it is one), oldest first: FINRA's "business days". */
 export function tradingDaysEnding(date: string, n: number, closures?: Closures): string[] {
   const out: string[] = [];

@@ -45,10 +45,26 @@ export interface OpenAlertView {
   ackedBy?: string;
 }
 
+/** A condition an operation reports (the alert pipeline's finding, as operations build it). */
+export interface AlertFinding {
+  guard: string;
+  key: string;
+  severity: "info" | "warn" | "critical";
+  title: string;
+  detail: string;
+  sop: string;
+  value?: string;
+  threshold?: string;
+}
+
 /** What operations use of the alert pipeline. */
 export interface AlertSource {
   readOpen(): Promise<{ alerts: OpenAlertView[]; unreadable: KeyProblem[] }>;
   acknowledge(field: string, by: string): Promise<OpenAlertView | null>;
+  /** Opens (or counts, escalates) one condition of `stream`, leaving its other alerts alone. */
+  raise(stream: string, finding: AlertFinding, now: Date): Promise<void>;
+  /** Resolves one condition of `stream` if it is open. */
+  resolve(stream: string, key: string, now: Date): Promise<void>;
 }
 
 export interface OpsDeps {
@@ -71,6 +87,11 @@ export interface OpsDeps {
   now: () => Date;
   guards: GuardStatusSource;
   alerts: AlertSource;
+  /**
+   * Writes a signed checkpoint of the audit chain now (after a panic, a resume, a rotation): to the audit bucket, or
+   * TRADEGUARD_HOME/checkpoints.jsonl. Best-effort: callers log a failure and carry on.
+   */
+  anchorNow(): Promise<void>;
 }
 
 /** Appends an audit entry and counts it. */

@@ -5,6 +5,7 @@ import { blastRadius } from "./blast-radius.js";
 import type { OpsDeps } from "./deps.js";
 import { PanicOperation } from "./panic.js";
 import { PanicRequests } from "./panic-request.js";
+import { ReconOperation } from "./recon.js";
 import { ResumeOperation } from "./resume.js";
 import { authorize } from "./roles.js";
 import { getStatus } from "./status.js";
@@ -18,6 +19,7 @@ export function createOperations(deps: OpsDeps) {
     /** /panic's request → confirmation token → click (the CLI uses `prepare` without the token). */
     panicRequest: new PanicRequests(deps, panic),
     resume: new ResumeOperation(deps),
+    recon: new ReconOperation(deps),
     status: () => getStatus(deps),
     blastRadius: (timeoutMs?: number) => blastRadius(deps, timeoutMs),
     acknowledgeAlert: (actor: string, field: string) => acknowledgeAlert(deps, actor, field),

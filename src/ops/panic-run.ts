@@ -210,5 +210,7 @@ async function conclude(
       "the alert channel",
     ).catch((err) => deps.log.error({ err }, "panic: could not announce the report"));
   await auditor.settleAudits(report.id);
+  // A panic is anchored at once: its entries cannot be quietly removed from the chain afterwards.
+  void deps.anchorNow().catch((err) => deps.log.warn({ err }, "panic: could not anchor the audit chain"));
   return report;
 }

@@ -198,6 +198,7 @@ export class ResumeOperation {
       details: { mode: "active", request_id: soak.requestId, reason },
     });
     await d.notifier.announce({ text: `Trading is active again (${reason}).`, severity: "info" });
+    void d.anchorNow().catch((err) => d.log.warn({ err }, "resume: could not anchor the audit chain"));
     return true;
   }
 }

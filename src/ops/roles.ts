@@ -3,8 +3,12 @@ import type { Role } from "../config.js";
 import { NotAuthorizedError } from "../errors.js";
 import { audit, type OpsDeps } from "./deps.js";
 
+/** The bot itself (its scheduled jobs): not a person, never a Slack or CLI identity (those are validated ids). */
+export const SYSTEM_ACTOR = "tradeguard";
+
 /** True when `actor` holds `role`. */
 export function hasRole(roles: Record<Role, string[]>, actor: string, role: Role): boolean {
+  if (actor === SYSTEM_ACTOR) return true;
   const list = roles[role];
   return list.includes("*") || list.includes(actor);
 }

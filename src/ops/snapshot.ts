@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
+import { bucketOf, s3Of } from "../s3/config.js";
 import type { Keys } from "../state/keys.js";
 
 /** Reads the Redis state worth keeping (one pipeline); a key that cannot be read is recorded as its error. */
@@ -32,9 +33,22 @@ export async function readStateForSnapshot(redis: Redis, keys: Keys): Promise<Re
   };
 }
 
-/** Writes one snapshot and returns where it went (file path or s3:// URL). */
-export async function writeSnapshot(config: Config, name: string, content: unknown): Promise<string> {
+/**
+ * Writes one record and returns where it went (file path or s3:// URL): to the WORM bucket of its type when the `s3`
+ * section configures one (Object Lock COMPLIANCE, src/s3/objects.ts), else to `panic.s3`, else the snapshot dir.
+ */
+export async function writeSnapshot(
+  config: Config,
+  name: string,
+  content: unknown,
+  type: "snapshots" | "statements" = "snapshots",
+): Promise<string> {
   const body = `${JSON.stringify(content, null, 2)}\n`;
+  const section = s3Of(config);
+  if (bucketOf(section, type)) {
+    const { putRecord } = await import("../s3/objects.js"); // the SDK is loaded only when configured
+    return putRecord(section!, type, `${type}/${name}`, body);
+  }
   const s3 = config.panic.s3;
   if (s3) {
     const { PutObjectCommand, S3Client } = await import("@aws-sdk/client-s3"); // loaded only when configured

@@ -1,9 +1,11 @@
 // The status operation: what /status, `tradeguard status` and App Home show. Every key is read type-safely: a key
 // holding garbage (wrong type, unreadable JSON, a record that does not parse) is named in `unreadable` with the
 // reason, and the rest of the state is still shown; garbage in `mode` reads as halt, as the gate reads it.
+
+import { z } from "zod";
 import { MARKET_KEYS } from "../state/keys.js";
 import type { ModeState } from "../state/mode.js";
-import { type KeyProblem, type KeyReadSpec, readKeys, STRING_CHECKS } from "../state/validate.js";
+import { type KeyProblem, type KeyReadSpec, type ReadResult, readKeys, STRING_CHECKS } from "../state/validate.js";
 import type { GuardState, OpsDeps } from "./deps.js";
 import type { PanicReport } from "./panic-report.js";
 
@@ -37,6 +39,8 @@ export interface StatusView {
   }[];
   /** Active flags trading processes obey: the event lock as stored, and how many symbols are LULD-paused or under SSR. */
   flags: { eventLock: string | null; luldPaused: number; ssrActive: number };
+  /** The latest recon of each broker (newest first): date, ok, mismatch count. */
+  recon: { date: string; broker: string | null; ok: boolean; mismatches: number; errors: number; at: string }[];
   /** Keys that hold something this view could not read, each with the reason. Empty when everything is readable. */
   unreadable: KeyProblem[];
 }
@@ -54,6 +58,7 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
     { name: "risk:event_lock", key: keys.eventLock, cmd: "get" },
     { name: "luld:paused", key: keys.raw(MARKET_KEYS.luldPaused), cmd: "hlen" },
     { name: "ssr:active", key: keys.raw(MARKET_KEYS.ssrActive), cmd: "hlen" },
+    { name: "recon:last", key: keys.reconLast, cmd: "lrange10" },
   ];
   const read = await readKeys(redis, specs);
   const unreadable: KeyProblem[] = [];
@@ -149,6 +154,46 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
       ackedBy: a.ackedBy ?? null,
     })),
     flags: { eventLock, luldPaused, ssrActive },
+    recon: latestRecon(read.get("recon:last")!, unreadable),
     unreadable,
   };
+}
+
+/** The newest recon summary of each broker, from `recon:last` (newest first); garbage entries are named. */
+function latestRecon(r: ReadResult, unreadable: KeyProblem[]): StatusView["recon"] {
+  if (!r.ok) {
+    unreadable.push({ key: "recon:last", problem: r.problem });
+    return [];
+  }
+  const seen = new Set<string>();
+  const out: StatusView["recon"] = [];
+  for (const raw of r.value as string[]) {
+    const parsed = reconSummarySchema.safeParse(safeJson(raw));
+    if (!parsed.success) {
+      unreadable.push({ key: "recon:last", problem: `an entry is not a recon summary (${raw.slice(0, 60)})` });
+      continue;
+    }
+    const b = parsed.data.broker ?? "all";
+    if (seen.has(b)) continue;
+    seen.add(b);
+    out.push(parsed.data);
+  }
+  return out;
+}
+
+const reconSummarySchema = z.object({
+  date: z.string(),
+  broker: z.string().nullable(),
+  ok: z.boolean(),
+  mismatches: z.number().int(),
+  errors: z.number().int(),
+  at: z.string(),
+});
+
+function safeJson(s: string): unknown {
+  try {
+    return JSON.parse(s);
+  } catch {
+    return null;
+  }
 }

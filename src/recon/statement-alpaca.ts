@@ -5,7 +5,7 @@
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import { z } from "zod";
-import { UserInputError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { parseFixed } from "./fixed.js";
 import { isCalendarDate, tradeDate } from "./trade-date.js";
 import type { InputError, Statement, StatementFee, StatementFill, StatementPosition } from "./types.js";
@@ -273,7 +273,7 @@ async function* readText(path: string): AsyncGenerator<string> {
     for await (const chunk of stream) yield chunk as string;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-    throw new UserInputError(`${path}: cannot read (${code})`);
+    throw new UsageError(`${path}: cannot read (${code})`);
   } finally {
     stream.destroy();
   }

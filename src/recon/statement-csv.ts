@@ -7,7 +7,7 @@ import { basename } from "node:path";
 import { Readable } from "node:stream";
 import { finished } from "node:stream/promises";
 import { CsvError, parse } from "csv-parse";
-import { UserInputError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import { parseFixed } from "./fixed.js";
 import { isCalendarDate, tradeDate } from "./trade-date.js";
 import type { InputError, Side, Statement, StatementFee, StatementFill, StatementPosition } from "./types.js";
@@ -54,7 +54,7 @@ export async function parseCsvStatement(
   opts: { date: string },
   path = label,
 ): Promise<Statement> {
-  if (!isCalendarDate(opts.date)) throw new UserInputError(`date: not a calendar date (${JSON.stringify(opts.date)})`);
+  if (!isCalendarDate(opts.date)) throw new UsageError(`date: not a calendar date (${JSON.stringify(opts.date)})`);
   const source = typeof input === "string" ? Readable.from([input]) : input;
   const sheet = new CsvSheet(label, opts.date);
   // Rows are taken in csv-parse's on_record hook, synchronously and in order, so every row before a fatal CSV error
@@ -70,9 +70,9 @@ export async function parseCsvStatement(
       return null;
     },
   });
-  let readError: UserInputError | null = null;
+  let readError: UsageError | null = null;
   source.on("error", (err: NodeJS.ErrnoException) => {
-    readError = new UserInputError(`${path}: cannot read (${err.code ?? err.message})`);
+    readError = new UsageError(`${path}: cannot read (${err.code ?? err.message})`);
     parser.destroy(readError);
   });
   source.pipe(parser);

@@ -16,7 +16,10 @@ export function createKeys(prefix: string) {
     modeChannel: k("mode"),
     eventLock: k(EVENT_KEYS.lock),
     alerts: (guard: string) => k(`alerts:${guard}`),
+    /** The result of the latest recon of a date (JSON, the `tradeguard recon --json` object + `broker`). */
     reconStatements: (date: string) => k(`recon:statements:${date}`),
+    /** List (newest first, 50 kept) of recon summaries {date, broker, ok, mismatches, errors, at}: /status reads it. */
+    reconLast: k("recon:last"),
     policyLastUpdate: k(POLICY_KEYS.lastUpdate),
     policyEntropy: k(POLICY_KEYS.entropy),
     heartbeatBot: k("heartbeat:bot"),
@@ -35,6 +38,14 @@ export function createKeys(prefix: string) {
     clearApprovals: (id: string) => k(`clear:request:${id}:approvals`),
     /** The id of the pending clear request (at most one; expires with the request). */
     clearActive: k("clear:active"),
+    /** Hash of one key rotation request (`r…`). */
+    rotateRequest: (id: string) => k(`rotate:request:${id}`),
+    /** Set of the user ids that approved one rotation request. */
+    rotateApprovals: (id: string) => k(`rotate:request:${id}:approvals`),
+    /** The id of the open rotation request of one managed broker (at most one; expires with the request). */
+    rotateActive: (broker: string) => k(`rotate:active:${broker}`),
+    /** Pub/sub channel: `{"broker","key_id","ts"}` after a rotation promoted a new key (replicas reload it). */
+    secretsRotated: k("secrets:rotated"),
     /** When the reduce_only soak after an approved clear ends (JSON {request_id, until}). */
     resumeSoak: k("resume:soak"),
     /** Delivery de-duplication marks (Slack retries, double clicks). */

@@ -106,7 +106,8 @@ export const CORE_KEY_TYPES: Record<string, "string" | "hash"> = {
   "ssr:active": "hash",
 };
 
-export type ReadCommand = "get" | "hgetall" | "hvals" | "hlen" | "smembers";
+/** `lrange10`: the first 10 entries of a list. */
+export type ReadCommand = "get" | "hgetall" | "hvals" | "hlen" | "smembers" | "lrange10";
 
 /** One key to read: its logical name (for messages), its full name, the command. */
 export interface KeyReadSpec {
@@ -124,7 +125,10 @@ export type ReadResult = { ok: true; value: unknown } | { ok: false; problem: st
  */
 export async function readKeys(redis: Redis, specs: KeyReadSpec[]): Promise<Map<string, ReadResult>> {
   const p = redis.pipeline();
-  for (const s of specs) p[s.cmd](s.key);
+  for (const s of specs) {
+    if (s.cmd === "lrange10") p.lrange(s.key, 0, 9);
+    else p[s.cmd](s.key);
+  }
   const res = (await p.exec()) ?? [];
   const out = new Map<string, ReadResult>();
   const wrong: KeyReadSpec[] = [];

@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { AlpacaBroker } from "../../src/brokers/alpaca.js";
 import { activitiesWindow, fetchAlpacaStatement } from "../../src/brokers/alpaca-statement.js";
 import { BrokerHttpError } from "../../src/brokers/http.js";
-import { UserInputError } from "../../src/errors.js";
+import { UsageError } from "../../src/errors.js";
 import { ONE } from "../../src/recon/fixed.js";
 import { ALPACA_KEY_ID, ALPACA_SECRET, position, shortXlk } from "../support/alpaca.js";
 import { AlpacaServer, activityId, fillActivity, nonTradeActivity } from "../support/alpaca-server.js";
@@ -170,7 +170,7 @@ describe("fetchAlpacaStatement contents", () => {
 
   it("refuses a date that is not a calendar date or is after today in New York", async () => {
     const s = await start();
-    expect(await caught(fetchAlpacaStatement(broker(s), "2026-02-30", { now: NOW }))).toBeInstanceOf(UserInputError);
+    expect(await caught(fetchAlpacaStatement(broker(s), "2026-02-30", { now: NOW }))).toBeInstanceOf(UsageError);
     const future = await caught(fetchAlpacaStatement(broker(s), "2026-12-02", { now: NOW }));
     expect((future as Error).message).toContain("after today (2026-12-01 in New York)");
     expect(s.requests).toHaveLength(0);

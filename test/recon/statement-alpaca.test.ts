@@ -8,7 +8,7 @@ import vm from "node:vm";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { UserInputError } from "../../src/errors.js";
+import { UsageError } from "../../src/errors.js";
 import { ONE, parseFixed } from "../../src/recon/fixed.js";
 import {
   ALPACA_ACTIVITY_TYPES,
@@ -388,7 +388,7 @@ describe("malformed input", () => {
 
   it("a missing file is a usage error naming it", async () => {
     const err = await caught(readAlpacaStatement({ activities: join(dir, "nope.json") }, { date: "2022-02-02" }));
-    expect(err).toBeInstanceOf(UserInputError);
+    expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toContain("nope.json: cannot read (ENOENT)");
   });
 });

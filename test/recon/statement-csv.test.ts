@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { UserInputError } from "../../src/errors.js";
+import { UsageError } from "../../src/errors.js";
 import { ONE } from "../../src/recon/fixed.js";
 import { CSV_COLUMNS, parseCsvStatement, readCsvStatement } from "../../src/recon/statement-csv.js";
 import { caught } from "../support/caught.js";
@@ -224,9 +224,9 @@ describe("errors", () => {
   it("an empty file, a missing file and a bad date", async () => {
     expect((await parseText("")).errors).toEqual([{ where: "statement.csv", reason: "empty: no header row" }]);
     const err = await caught(readCsvStatement(join(dir, "none.csv"), { date: DATE }));
-    expect(err).toBeInstanceOf(UserInputError);
+    expect(err).toBeInstanceOf(UsageError);
     expect((err as Error).message).toContain("none.csv: cannot read (ENOENT)");
-    expect(await caught(parseText(HEADER, "2026-13-01"))).toBeInstanceOf(UserInputError);
+    expect(await caught(parseText(HEADER, "2026-13-01"))).toBeInstanceOf(UsageError);
   });
 
   it("skips rows whose fields are all empty (spreadsheet exports), and only those", async () => {

@@ -71,6 +71,18 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
     if (s.alerts.length > 8) shown.push(`… and ${s.alerts.length - 8} more (\`tradeguard status --json\`)`);
     blocks.push(section(`*Open alerts* (${s.alerts.length})\n${shown.join("\n")}`));
   }
+  if (s.recon.length)
+    blocks.push(
+      context(
+        `Recon: ${s.recon
+          .slice(0, 8)
+          .map(
+            (r) =>
+              `${userText(r.broker ?? "all", 40)} ${userText(r.date, 10)} ${r.errors ? ":x: could not reconcile" : r.ok ? ":white_check_mark: ok" : `:x: ${r.mismatches} mismatch(es)`}`,
+          )
+          .join(" · ")}`,
+      ),
+    );
   if (s.lastPanic)
     blocks.push(
       context(
