@@ -10,6 +10,7 @@ import { AuditLog } from "./audit/log.js";
 import { alertView } from "./bot/views/alert.js";
 import { createBrokers } from "./brokers/index.js";
 import { type Config, loadConfig } from "./config.js";
+import { ConfigError } from "./errors.js";
 import { AlertPipeline, PacedQueue } from "./jobs/alerts.js";
 import { allGuards } from "./jobs/registry.js";
 import { GuardRunner } from "./jobs/runner.js";
@@ -23,6 +24,8 @@ import { confirmationKey } from "./ops/panic-confirm.js";
 import { PanicStore } from "./ops/panic-store.js";
 import type { Runtime, RuntimeOptions } from "./runtime.js";
 import { bucketOf, S3_SECTIONS, s3Of } from "./s3/config.js";
+import { createSecretStore } from "./secrets/index.js";
+import type { SecretStore } from "./secrets/store.js";
 import { createKeys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
 import { createRedis } from "./state/redis.js";
@@ -70,6 +73,25 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     instanceId,
     now,
   });
+  // A secret store that cannot be opened must not stop a panic: every call then fails with the reason.
+  let secrets: SecretStore;
+  try {
+    secrets = createSecretStore(config.secrets, { home: config.home, env: config.env, mode: config.mode, log });
+  } catch (err) {
+    log.error({ err }, "secret store unusable; managed brokers have no credentials");
+    secrets = unusableStore((err as Error).message);
+  }
+  // A managed broker starts with its CURRENT key; a store that cannot be read leaves it without one (said loudly).
+  const credentials = async (name: string) => {
+    try {
+      const c = await secrets.get(name, "CURRENT");
+      if (!c) log.error({ secret: name }, `secret store: no CURRENT credential for ${name} (tradeguard secrets stage)`);
+      return c ? { keyId: c.keyId, secret: c.secret, password: c.password } : null;
+    } catch (err) {
+      log.error({ err, secret: name }, "secret store: could not read a managed broker's credential");
+      return null;
+    }
+  };
   const deps: OpsDeps = {
     config,
     log,
@@ -77,7 +99,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     keys,
     mode: new ModeStore(redis, keys),
     audit,
-    brokers: await createBrokers(config, redis, keys),
+    brokers: await createBrokers(config, redis, keys, credentials),
+    secrets,
     metrics,
     notifier,
     panicStore: new PanicStore(redis, keys),
@@ -142,5 +165,22 @@ function localAnchoring(file: string, source: AuditSource, signer: AuditKeys): {
       running = run.catch(() => {});
       return run;
     },
+  };
+}
+
+/** A secret store whose every call fails with `why` (its configuration could not be used). */
+function unusableStore(why: string): SecretStore {
+  const fail = async (): Promise<never> => {
+    throw new ConfigError(`secret store: ${why}`);
+  };
+  return {
+    kind: "local",
+    versions: fail,
+    get: fail,
+    stage: fail,
+    promote: fail,
+    demote: fail,
+    discardPending: fail,
+    retire: fail,
   };
 }

@@ -6,6 +6,7 @@
 import type { Server } from "node:http";
 import { startTransport } from "./bot/app.js";
 import { handlers } from "./handlers/index.js";
+import { keyRotationJob } from "./jobs/key-rotation-job.js";
 import { startPolicyRestartRelay } from "./jobs/policy-restart-relay.js";
 import type { PolicyWatchdogConfig } from "./jobs/policy-watchdog.js";
 import { reconJob } from "./jobs/recon-job.js";
@@ -42,8 +43,12 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
   timers.push(setInterval(beat, HEARTBEAT_MS));
 
   rt.guards.start();
-  // Scheduled operations (one replica per slot): the daily recon.
-  const jobs = scheduleJobs(c.recon.enabled ? [reconJob(rt.ops.recon, c.recon.schedule, log)] : [], {
+  // Scheduled operations (one replica per slot): the daily recon, the weekly key-age check.
+  const scheduled = [
+    ...(c.recon.enabled ? [reconJob(rt.ops.recon, c.recon.schedule, log)] : []),
+    ...(rt.ops.secrets.managedNames().length ? [keyRotationJob(rt.ops.rotate, c.rotation.schedule)] : []),
+  ];
+  const jobs = scheduleJobs(scheduled, {
     redis: rt.redis,
     keys: rt.keys,
     log,
@@ -146,6 +151,10 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
   };
   startRelay();
 
+  // Managed brokers use the key a rotation promoted (on any replica) from their next call: told on `secrets:rotated`,
+  // and checked against the store every minute in case a message was missed while Redis was away.
+  const keys = startKeyReload(rt, () => stopped);
+
   return {
     async stop() {
       stopped = true;
@@ -154,6 +163,7 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
       rt.redis.off("close", onClose);
       await rt.guards.stop();
       await jobs.stop();
+      await keys.stop();
       await relay?.close();
     },
   };
@@ -173,6 +183,47 @@ export async function startBot(rt: Runtime): Promise<RunningBot> {
     async stop() {
       await services.stop();
       await transport.stop();
+    },
+  };
+}
+
+/** Keeps managed brokers on the store's CURRENT key: reloaded on `secrets:rotated` and every minute. */
+function startKeyReload(rt: Runtime, stopped: () => boolean): { stop(): Promise<void> } {
+  const names = rt.ops.secrets.managedNames();
+  if (names.length === 0) return { stop: async () => {} };
+  const loaded = new Map<string, string>();
+  const reload = async (name: string) => {
+    const { broker, secret } = rt.ops.secrets.managed(name);
+    const c = await rt.secrets.get(secret, "CURRENT");
+    if (!c || loaded.get(name) === c.keyId) return;
+    broker.setCredentials?.({ keyId: c.keyId, secret: c.secret, password: c.password });
+    if (loaded.has(name)) rt.log.warn({ broker: name, key_id: c.keyId }, "managed broker now uses its new key");
+    loaded.set(name, c.keyId);
+  };
+  const reloadAll = () => {
+    for (const n of names) reload(n).catch((err) => rt.log.warn({ err, broker: n }, "could not reload a managed key"));
+  };
+  reloadAll();
+  const timer = setInterval(reloadAll, 60_000);
+  const sub = rt.redis.duplicate();
+  sub.on("error", () => {});
+  sub.on("message", (_ch, msg) => {
+    let broker: unknown;
+    try {
+      broker = (JSON.parse(msg) as { broker?: unknown }).broker;
+    } catch {
+      broker = null;
+    }
+    if (typeof broker === "string" && names.includes(broker)) void reload(broker).catch(() => reloadAll());
+    else reloadAll();
+  });
+  sub.subscribe(rt.keys.secretsRotated).catch((err) => {
+    if (!stopped()) rt.log.warn({ err }, "could not subscribe to secrets:rotated; the minute check still reloads keys");
+  });
+  return {
+    async stop() {
+      clearInterval(timer);
+      sub.disconnect();
     },
   };
 }

@@ -4,6 +4,8 @@ export const ids = {
   panicCancel: "panic_cancel",
   clearApprove: "clear_approve",
   clearReject: "clear_reject",
+  rotateApprove: "rotate_approve",
+  rotateReject: "rotate_reject",
   openSop: "open_sop",
   alertAck: "alert_ack",
   statusRefresh: "status_refresh",

@@ -83,12 +83,22 @@ export function registerKillSwitch(program: Command): void {
 
   program
     .command("approve <requestId>")
-    .description("approve a clear request")
+    .description("approve a clear request (c…) or a key rotation (r…; the last approval runs it)")
     .option("--json", "print the outcome as JSON")
     .option("--wait", "stay until the soak ends and trading is active")
     .action(async (requestId: string, opts: { json?: boolean; wait?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "approve");
+        if (requestId.startsWith("r")) {
+          const r = await rt.ops.rotate.approve(cliActor(), requestId);
+          if (opts.json) return printJson(r);
+          process.stdout.write(
+            r.outcome === "recorded"
+              ? `Approval recorded (${r.request.approvals.length}/${r.request.needed}).\n`
+              : `Rotated: ${r.request.broker} uses key ${r.request.pendingKeyId}; revoke ${r.request.currentKeyId ?? "the old key"} at the venue, then tradeguard secrets retire ${r.request.broker} ${r.request.currentKeyId ?? "<key-id>"}.\n`,
+          );
+          return;
+        }
         const res = await rt.ops.resume.approve(cliActor(), requestId);
         if (opts.json) printJson(res);
         else if (res.outcome === "recorded")
@@ -106,12 +116,18 @@ export function registerKillSwitch(program: Command): void {
 
   program
     .command("reject <requestId>")
-    .description("reject (or, as its requester, withdraw) a clear request")
-    .action(async (requestId: string) => {
+    .description("reject (or, as its requester, withdraw) a clear request (c…) or a key rotation (r…)")
+    .option("--json", "print the request as JSON")
+    .action(async (requestId: string, opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "reject");
-        const req = await rt.ops.resume.reject(cliActor(), requestId);
-        process.stdout.write(`Clear request ${req.id} is ${req.state}.\n`);
+        const req = requestId.startsWith("r")
+          ? await rt.ops.rotate.reject(cliActor(), requestId)
+          : await rt.ops.resume.reject(cliActor(), requestId);
+        if (opts.json) return printJson(req);
+        process.stdout.write(
+          `${requestId.startsWith("r") ? "Rotation" : "Clear"} request ${req.id} is ${req.state}.\n`,
+        );
       });
     });
 }

@@ -9,6 +9,7 @@ import { registerPaper } from "./paper.js";
 import { registerQuota } from "./quota.js";
 import { registerRecon } from "./recon.js";
 import { registerS3 } from "./s3.js";
+import { registerSecrets } from "./secrets.js";
 import { registerStart } from "./start.js";
 import { registerStatus } from "./status.js";
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerRecon(program);
   registerMarket(program);
   registerS3(program);
+  registerSecrets(program);
   return program;
 }
 

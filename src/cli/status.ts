@@ -41,6 +41,10 @@ export function registerStatus(program: Command): void {
           lines.push(
             `alert ${a.severity}: ${a.title} (since ${a.since}, ${a.count}×${a.ackedBy ? `, acked by ${a.ackedBy}` : ""})`,
           );
+        for (const k of s.keys)
+          lines.push(
+            `key ${k.broker}: ${k.keyId ? `${k.keyId}, ${k.ageDays} day(s) old` : "NONE (tradeguard secrets stage)"}${k.pendingKeyId ? `; staged ${k.pendingKeyId}` : ""}${k.rotation ? `; rotation ${k.rotation} waiting for approval` : ""}`,
+          );
         for (const r of s.recon)
           lines.push(
             `recon ${r.date} ${r.broker ?? "all"}: ${r.errors ? "could not reconcile" : r.ok ? "ok" : `${r.mismatches} mismatch(es)`} (${r.at})`,

@@ -6,16 +6,16 @@ import { clearHandler } from "./clear.js";
 import { homeHandler } from "./home.js";
 import { panicHandler } from "./panic.js";
 import { reconHandler } from "./recon.js";
+import { rotateHandler } from "./rotate.js";
 import { runbookHandler } from "./runbook.js";
 import { statusHandler } from "./status.js";
-import { unavailable } from "./unavailable.js";
 
 export const handlers: readonly SlackHandler[] = [
   panicHandler,
   clearHandler,
   statusHandler,
   reconHandler,
-  unavailable("/rotate", "rotate"),
+  rotateHandler,
   runbookHandler,
   alertsHandler,
   homeHandler,

@@ -8,6 +8,7 @@ import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { Notifier } from "../notify.js";
+import type { SecretStore } from "../secrets/store.js";
 import type { Keys } from "../state/keys.js";
 import type { ModeStore } from "../state/mode.js";
 import type { KeyProblem } from "../state/validate.js";
@@ -76,6 +77,8 @@ export interface OpsDeps {
   mode: ModeStore;
   audit: AuditLog;
   brokers: Broker[];
+  /** Where managed brokers' credentials live (local encrypted file, or AWS Secrets Manager). */
+  secrets: SecretStore;
   metrics: Metrics;
   notifier: Notifier;
   panicStore: PanicStore;

@@ -8,17 +8,24 @@ import { PanicRequests } from "./panic-request.js";
 import { ReconOperation } from "./recon.js";
 import { ResumeOperation } from "./resume.js";
 import { authorize } from "./roles.js";
+import { RotateOperation } from "./rotate.js";
+import { SecretsOperation } from "./secrets.js";
 import { getStatus } from "./status.js";
 
 /** Builds the operations over one set of dependencies. */
 export function createOperations(deps: OpsDeps) {
   const panic = new PanicOperation(deps);
+  const secrets = new SecretsOperation(deps);
+  const resume = new ResumeOperation(deps);
+  const rotate = new RotateOperation(deps, secrets);
   return {
     deps,
     panic,
     /** /panic's request → confirmation token → click (the CLI uses `prepare` without the token). */
     panicRequest: new PanicRequests(deps, panic),
-    resume: new ResumeOperation(deps),
+    resume,
+    secrets,
+    rotate,
     recon: new ReconOperation(deps),
     status: () => getStatus(deps),
     blastRadius: (timeoutMs?: number) => blastRadius(deps, timeoutMs),

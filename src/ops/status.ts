@@ -8,6 +8,7 @@ import type { ModeState } from "../state/mode.js";
 import { type KeyProblem, type KeyReadSpec, type ReadResult, readKeys, STRING_CHECKS } from "../state/validate.js";
 import type { GuardState, OpsDeps } from "./deps.js";
 import type { PanicReport } from "./panic-report.js";
+import { SecretsOperation } from "./secrets.js";
 
 export interface StatusView {
   mode: ModeState["mode"];
@@ -39,6 +40,14 @@ export interface StatusView {
   }[];
   /** Active flags trading processes obey: the event lock as stored, and how many symbols are LULD-paused or under SSR. */
   flags: { eventLock: string | null; luldPaused: number; ssrActive: number };
+  /** Each managed broker's key: id and age, and the staged key and open rotation request if any (never a secret). */
+  keys: {
+    broker: string;
+    keyId: string | null;
+    ageDays: number | null;
+    pendingKeyId: string | null;
+    rotation: string | null;
+  }[];
   /** The latest recon of each broker (newest first): date, ok, mismatch count. */
   recon: { date: string; broker: string | null; ok: boolean; mismatches: number; errors: number; at: string }[];
   /** Keys that hold something this view could not read, each with the reason. Empty when everything is readable. */
@@ -103,11 +112,12 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
   const luldPaused = count("luld:paused");
   const ssrActive = count("ssr:active");
 
-  const [lastRecord, clearRecord, guards, alerts] = await Promise.all([
+  const [lastRecord, clearRecord, guards, alerts, managed] = await Promise.all([
     lastId ? deps.panicStore.readRecord(lastId) : Promise.resolve(null),
     clearId ? deps.clearStore.readRequest(clearId, deps.now()) : Promise.resolve(null),
     deps.guards.readStates(),
     deps.alerts.readOpen(),
+    managedKeys(deps, unreadable),
   ]);
   let lastPanic: PanicReport | null = null;
   if (lastRecord && "problem" in lastRecord) unreadable.push(lastRecord.problem);
@@ -154,6 +164,7 @@ export async function getStatus(deps: OpsDeps): Promise<StatusView> {
       ackedBy: a.ackedBy ?? null,
     })),
     flags: { eventLock, luldPaused, ssrActive },
+    keys: managed,
     recon: latestRecon(read.get("recon:last")!, unreadable),
     unreadable,
   };
@@ -195,5 +206,25 @@ function safeJson(s: string): unknown {
     return JSON.parse(s);
   } catch {
     return null;
+  }
+}
+
+/** The managed brokers' keys from the secret store, with their open rotation; a store that fails is named. */
+async function managedKeys(deps: OpsDeps, unreadable: KeyProblem[]): Promise<StatusView["keys"]> {
+  const ops = new SecretsOperation(deps);
+  if (ops.managedNames().length === 0) return [];
+  try {
+    const list = await ops.list();
+    const open = await deps.redis.mget(...list.map((k) => deps.keys.rotateActive(k.broker)));
+    return list.map((k, i) => ({
+      broker: k.broker,
+      keyId: k.current?.keyId ?? null,
+      ageDays: k.current?.ageDays ?? null,
+      pendingKeyId: k.pending,
+      rotation: open[i] ?? null,
+    }));
+  } catch (err) {
+    unreadable.push({ key: "secret store", problem: (err as Error).message });
+    return [];
   }
 }

@@ -108,7 +108,8 @@ describe("outgoing HTTP calls time out", () => {
       expect((await postSigned(other.events, SECRET, home, { contentType: "application/json" })).status).toBe(200);
       // The handler's views.publish fails once its attempts are used up: the error path logs it.
       await eventually(() => logs.lines.some((l) => l.includes("unexpected error")), 10_000, "views.publish gave up");
-      expect(hanging.open()).toBe(0);
+      // Every call is cut off (one may still be inside its timeout when the error is logged: auth.test runs again).
+      await eventually(() => hanging.open() === 0, TIMEOUT_MS + 1_500, "every hanging call was cut off");
       const attempts = hanging.requests.filter((p) => p.includes("views.publish")).length;
       expect(attempts).toBeGreaterThanOrEqual(1);
       expect(attempts).toBeLessThanOrEqual(3);

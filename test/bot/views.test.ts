@@ -99,6 +99,9 @@ const status: StatusView = {
     },
   ],
   flags: { eventLock: '{"event":"CPI","until":"2026-11-25T14:00:00.000Z","cap":0.25}', luldPaused: 2, ssrActive: 14 },
+  keys: [
+    { broker: "alpaca", keyId: "PKCURRENT", ageDays: 9, pendingKeyId: "PKNEW", rotation: "r20261125T150000Z-abcdef" },
+  ],
   recon: [
     { date: "2026-11-24", broker: "alpaca", ok: false, mismatches: 2, errors: 0, at: "2026-11-24T22:30:00.000Z" },
   ],

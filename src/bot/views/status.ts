@@ -71,6 +71,18 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
     if (s.alerts.length > 8) shown.push(`… and ${s.alerts.length - 8} more (\`tradeguard status --json\`)`);
     blocks.push(section(`*Open alerts* (${s.alerts.length})\n${shown.join("\n")}`));
   }
+  if (s.keys.length)
+    blocks.push(
+      context(
+        `Keys: ${s.keys
+          .slice(0, 8)
+          .map(
+            (k) =>
+              `${userText(k.broker, 40)} ${k.keyId ? `${code(k.keyId, 40)} ${k.ageDays} d` : ":warning: no key"}${k.rotation ? ` · rotation ${code(k.rotation, 40)} waiting` : k.pendingKeyId ? ` · ${code(k.pendingKeyId, 40)} staged` : ""}`,
+          )
+          .join(" · ")}`,
+      ),
+    );
   if (s.recon.length)
     blocks.push(
       context(
