@@ -31,7 +31,7 @@ export function createSecretStore(settings: SecretsSettings, ctx: SecretStoreCon
       region,
       endpoint: settings.endpoint,
       prefix: settings.prefix,
-      credentials: ctx.awsCredentials,
+      credentials: ctx.awsCredentials ?? staticCredentials(ctx.env),
       ...ctx.aws,
       log: ctx.log,
     });
@@ -43,4 +43,14 @@ export function createSecretStore(settings: SecretsSettings, ctx: SecretStoreCon
     createKey: ctx.mode === "local",
     log: ctx.log,
   });
+}
+
+/**
+ * Access keys from the configuration's environment (the one the process was started with), so the store uses the
+ * same environment as everything else; without them the SDK's default chain applies (instance role, SSO, files).
+ */
+function staticCredentials(env: Record<string, string | undefined>): SecretStoreContext["awsCredentials"] {
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey, AWS_SESSION_TOKEN } = env;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return { accessKeyId, secretAccessKey, ...(AWS_SESSION_TOKEN ? { sessionToken: AWS_SESSION_TOKEN } : {}) };
 }

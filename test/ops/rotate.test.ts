@@ -9,6 +9,7 @@ import { RotationFailedError } from "../../src/ops/rotate.js";
 import { startServices } from "../../src/services.js";
 import { AlpacaServer } from "../support/alpaca-server.js";
 import { testRuntime } from "../support/runtime.js";
+import { startSecretsManagerServer } from "../support/secrets-manager-server.js";
 
 const OLD = { keyId: "PKOLDKEY0000000000001", secret: "s3cret-old-0123456789-DO-NOT-LEAK" };
 const NEW = { keyId: "PKNEWKEY0000000000002", secret: "s3cret-new-0123456789-DO-NOT-LEAK" };
@@ -32,7 +33,7 @@ function logSink() {
   return { log: createLogger({ level: "debug", destination: stream }), lines };
 }
 
-async function setup(opts: { home?: string; env?: Record<string, string> } = {}) {
+async function setup(opts: { home?: string; env?: Record<string, string>; yaml?: string } = {}) {
   const server = await AlpacaServer.start({ positions: [] });
   opened.push(() => server.close());
   server.credentials = [
@@ -41,7 +42,7 @@ async function setup(opts: { home?: string; env?: Record<string, string> } = {})
   ];
   const { log, lines } = logSink();
   const t = await testRuntime({
-    yaml: `${ROLES}brokers:\n  - { name: alpaca-live, kind: alpaca, base_url: "${server.url}", secret: alpaca-live }\n`,
+    yaml: `${ROLES}${opts.yaml ?? ""}brokers:\n  - { name: alpaca-live, kind: alpaca, base_url: "${server.url}", secret: alpaca-live }\n`,
     env: { ...(opts.home ? { TRADEGUARD_HOME: opts.home } : {}), ...opts.env },
     log,
   });
@@ -188,5 +189,25 @@ describe("key rotation", () => {
     expect(again[0]!.requested).toMatch(/^r/);
     expect((await t.rt.secrets.get("alpaca-live"))?.keyId).toBe(OLD.keyId);
     await expect(t.rt.ops.rotate.request("UOPS", "alpaca-live", "x")).rejects.toBeInstanceOf(UserInputError); // one open
+  });
+
+  it("with AWS Secrets Manager as the store, a rotation moves the staging labels as AWS's rotation does", async () => {
+    const sm = await startSecretsManagerServer();
+    opened.push(() => sm.stop());
+    const { t, server } = await setup({
+      yaml: `secrets: { store: aws, region: us-east-1, endpoint: "${sm.url}" }\n`,
+      env: { AWS_ACCESS_KEY_ID: "AKIDTEST", AWS_SECRET_ACCESS_KEY: "test-aws-secret" },
+    });
+    await t.rt.ops.secrets.stage("UOPS", "alpaca-live", OLD);
+    await t.rt.ops.secrets.stage("UOPS", "alpaca-live", NEW);
+    const req = await t.rt.ops.rotate.request("UOPS", "alpaca-live", "weekly");
+    expect((await t.rt.ops.rotate.approve("UAPPROVER", req.id)).outcome).toBe("rotated");
+    const labels = Object.fromEntries(
+      [...sm.secrets.get("tradeguard/alpaca-live")!.versions].map((v) => [JSON.parse(v.value).key_id, [...v.stages]]),
+    );
+    expect(labels).toEqual({ [OLD.keyId]: ["AWSPREVIOUS"], [NEW.keyId]: ["AWSCURRENT"] });
+    expect(sm.requests.map((r) => r.op)).toContain("UpdateSecretVersionStage");
+    await broker(t).listPositions();
+    expect(lastKeyId(server)).toBe(NEW.keyId);
   });
 });
