@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what tradeguard needs on a fresh Debian machine with Node 20: npm packages (npm ci, which also builds
 # dist/) and redis-server (apt-get, as root, when missing). With --test, also what the test suite uses: chrony (a real
-# NTP server on loopback), faketime (to skew it), prometheus (promtool checks the alert rules) and Ceph's mon, OSD and
-# RADOS Gateway (a real S3-compatible server on loopback, test/support/rgw.ts). Idempotent.
+# NTP server on loopback), faketime (to skew it), prometheus (promtool and a real server for the alert rules),
+# redis-sentinel (failover tests), systemd (systemd-analyze checks the unit file), util-linux (runuser) and Ceph's
+# mon, OSD and RADOS Gateway (a real S3-compatible server on loopback, test/support/rgw.ts). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,9 @@ if [ "${1:-}" = "--test" ]; then
   command -v faketime >/dev/null 2>&1 || need_apt+=(faketime)
   command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
   command -v radosgw >/dev/null 2>&1 || need_apt+=(ceph-mon ceph-osd radosgw ceph-common)
+  command -v redis-sentinel >/dev/null 2>&1 || need_apt+=(redis-sentinel)
+  command -v systemd-analyze >/dev/null 2>&1 || need_apt+=(systemd)
+  command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
