@@ -27,7 +27,7 @@ const LAYERS: string[][] = [
   ["runtime.ts"],
   ["bot"],
   ["handlers"],
-  ["main.ts", "services.ts", "notify-factory.ts", "process-guard.ts"],
+  ["main.ts", "services.ts", "notify-factory.ts", "process-guard.ts", "doctor"],
   ["cli"],
 ];
 

@@ -2,9 +2,12 @@
 import { Command, CommanderError } from "commander";
 import { registerAudit } from "./audit.js";
 import { reportCliError } from "./context.js";
+import { registerDoctor } from "./doctor.js";
+import { registerGrafana } from "./grafana.js";
 import { registerGuards } from "./guards.js";
 import { registerKillSwitch } from "./killswitch.js";
 import { registerMarket } from "./market.js";
+import { registerMonitoring } from "./monitoring.js";
 import { registerPaper } from "./paper.js";
 import { registerQuota } from "./quota.js";
 import { registerRecon } from "./recon.js";
@@ -30,6 +33,9 @@ export function buildProgram(): Command {
   registerMarket(program);
   registerS3(program);
   registerSecrets(program);
+  registerMonitoring(program);
+  registerGrafana(program);
+  registerDoctor(program);
   return program;
 }
 

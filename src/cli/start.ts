@@ -1,6 +1,7 @@
 // tradeguard start — the bot.
 import type { Command } from "commander";
 import { redactedConfig } from "../config.js";
+import { runDoctor, summarize } from "../doctor/index.js";
 import { ConfigError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { createRuntime } from "../main.js";
@@ -35,6 +36,11 @@ export function registerStart(program: Command): void {
         );
       }
       const bot = await startBot(rt);
+      // The preflight, once the bot already answers: a failed check is said loudly, never a reason not to run.
+      void runDoctor(rt).then(
+        (report) => log[report.ok ? "info" : "warn"]({ checks: report.checks }, summarize(report)),
+        (err) => log.warn({ err }, "doctor: could not run the start-up checks"),
+      );
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log.info(`${sig}: stopping`);

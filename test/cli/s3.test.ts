@@ -110,7 +110,7 @@ describe("tradeguard s3 (RGW)", () => {
         `${tag}-logs: DRIFT \\(1 setting\\)\n(.*\n)*  DRIFT lifecycle: want tradeguard-tiering: 30d→STANDARD_IA, .*; have no rule tradeguard-tiering\n`,
       ),
     );
-  });
+  }, 60_000); // several CLI processes, each loading the AWS SDK
 
   it("iam-policy prints the policy for the configured buckets (KMS only for key ARNs, said on stderr)", async () => {
     const r = await runCli(
@@ -169,5 +169,23 @@ describe("tradeguard s3 (RGW)", () => {
       firstBad: 4,
       reason: expect.stringMatching(/^truncated/),
     });
+  });
+
+  it("doctor reaches every configured bucket, and names one that is not there", async () => {
+    const r = await runCli(["doctor", "--json"], env);
+    const s3 = JSON.parse(r.stdout).checks.filter((c: { name: string }) => c.name.startsWith("s3"));
+    expect(s3).toEqual([
+      expect.objectContaining({ name: `s3 audit ${tag}-audit`, status: "ok" }),
+      expect.objectContaining({ name: `s3 logs ${tag}-logs`, status: "ok" }),
+    ]);
+    writeFileSync(
+      join(home, "missing.yml"),
+      `s3:\n  region: us-east-1\n  endpoint: ${rgw.endpoint}\n  buckets:\n    - { name: ${tag}-nowhere, type: snapshots }\n`,
+    );
+    const m = await runCli(["doctor", "--json"], { ...env, TRADEGUARD_CONFIG: join(home, "missing.yml") });
+    expect(m.code).toBe(1);
+    expect(JSON.parse(m.stdout).checks).toContainEqual(
+      expect.objectContaining({ name: `s3 snapshots ${tag}-nowhere`, status: "fail" }),
+    );
   });
 });
