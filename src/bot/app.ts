@@ -11,6 +11,7 @@ import {
   type Logger as BoltLogger,
   LogLevel,
   type Middleware,
+  SocketModeReceiver,
   webApi,
 } from "@slack/bolt";
 import type { Role } from "../config.js";
@@ -187,14 +188,14 @@ export function createSlackApp(
   let receiver: GuardedReceiver | null = null;
   let app: App;
   if (c.mode === "slack-socket") {
-    app = new App({
-      authorize,
-      appToken: c.slack.appToken,
-      socketMode: true,
+    // The receiver is built here so its own Web API client (apps.connections.open) gets SLACK_API_URL and the
+    // timeouts too: Bolt hands a socket-mode receiver only `installerOptions.clientOptions`, not `clientOptions`.
+    const socket = new SocketModeReceiver({
+      appToken: c.slack.appToken!,
       logger,
-      clientOptions,
-      extendedErrorHandler: true,
+      installerOptions: { clientOptions },
     });
+    app = new App({ authorize, receiver: socket, logger, clientOptions, extendedErrorHandler: true });
   } else {
     receiver = new GuardedReceiver({
       signingSecret: c.slack.signingSecret!,
