@@ -7,6 +7,20 @@ import { addDays, type Closures, calendarDay, nyDate, nyInstant } from "../marke
 import type { PdtStatus } from "../market/pdt.js";
 import { type Scaled, toScaled } from "./scaled.js";
 
+/** A strategy's strategy:bounds caps as exact scaled integers (null: no such bound). */
+export interface ExposureLimits {
+  orderNotional: Scaled | null;
+  position: Scaled | null;
+  gross: Scaled | null;
+}
+
+/** A strategy's limits under the event lock: `cap` × its normal limit (null: no such limit). */
+export interface LockedLimits extends ExposureLimits {
+  /** strategy:caps max_qty and max_notional. */
+  maxQty: number | null;
+  maxNotional: Scaled | null;
+}
+
 /** Per-flags-version caches the decision may fill (market session of the day, PDT status per account and day). */
 export class DecideCache {
   session: {
@@ -21,8 +35,10 @@ export class DecideCache {
     string,
     { date: string; status: PdtStatus; headroom: Scaled | null; updatedMs: number | null; maxAgeMs: number }
   >();
-  /** Per strategy: its limits scaled by the event lock's `cap`. */
-  readonly locked = new Map<string, { maxQty: number | null; maxNotional: Scaled | null }>();
+  /** Per strategy: its limits (strategy:caps and strategy:bounds) scaled by the event lock's `cap`. */
+  readonly locked = new Map<string, LockedLimits>();
+  /** Per strategy: its strategy:bounds caps as scaled integers. */
+  readonly bounds = new Map<string, ExposureLimits>();
   /** Notional caps as exact scaled integers, by the Decimal they came from. */
   readonly scaled = new WeakMap<Decimal, Scaled>();
   /** Drops everything (after the flags changed). */
@@ -30,6 +46,7 @@ export class DecideCache {
     this.session = null;
     this.pdt.clear();
     this.locked.clear();
+    this.bounds.clear();
   }
 }
 

@@ -7,6 +7,8 @@ import { closuresFromHash } from "../market/calendar.js";
 import { type Locate, locateSchema } from "../market/locate.js";
 import { type PdtAccount, pdtAccountSchema } from "../market/pdt.js";
 import { isMode, type Mode } from "../state/keys.js";
+import { safeJson } from "./json.js";
+import type { CutoverState, Invalid, StrategyBounds, StrategyRestriction } from "./strategy-flags.js";
 
 /**
  * `risk:event_lock`, as the economic-event guard writes it (src/jobs/economic-events.ts): {"event","until","cap",
@@ -38,6 +40,15 @@ export interface GateFlags {
   mode: Mode;
   modeReason: string | null;
   modeActor: string | null;
+  /** mode:meta `since`: when the mode became what it is (ISO-8601), null when absent. */
+  modeSince: string | null;
+  /** mode:meta `last_halt`: the `since` of the latest halt this mode descends from, null when absent. */
+  modeLastHalt: string | null;
+  /**
+   * Set when the gate holds a halt Redis no longer shows (docs/gate.md, "Failover"): Redis reads a looser mode that
+   * does not descend from the halt this gate saw, so `mode` stays halt; says why.
+   */
+  modeHeld: string | null;
   /** Set when the mode key held something that is not a mode (treated as halt). */
   modeInvalid: string | null;
   /** heartbeat:bot, epoch ms; null when absent or unreadable. */
@@ -57,12 +68,20 @@ export interface GateFlags {
   caps: Map<string, StrategyCap | { invalid: string }>;
   /** National best bids read from `md:quote:<symbol>` for the symbols under Rule 201: symbol → {bid, ts}. */
   quotes: Map<string, { bid: number; ts: number }>;
+  /** strategy:bounds: the configured per-order caps the strategy_caps guard publishes. */
+  bounds: Map<string, StrategyBounds | Invalid>;
+  /** strategy:reduce_only (error budgets) and strategy:blocked (feature schema): only reducing orders. */
+  reduceOnly: Map<string, StrategyRestriction | Invalid>;
+  blocked: Map<string, StrategyRestriction | Invalid>;
+  /** cutover:<asset_class> of every class in `cutoverAssetClasses`. */
+  cutover: Map<string, CutoverState>;
   /**
    * Whole keys the last full read could not read (e.g. WRONGTYPE after a `SET strategy:caps oops`): key name → the
-   * error. Each is applied strictly by decide(): `strategy:caps` → no new exposure for any strategy; `luld:paused` →
-   * every symbol paused; `ssr:active` → every symbol under the Rule 201 price test; `pdt` → every account's record
-   * unreadable; `risk:event_lock` → a lock that allows no new exposure (parsed as such here); `locates` / `etb` →
-   * none (no short sale is covered).
+   * error. Each is applied strictly by decide(): `strategy:caps` / `strategy:bounds` / `strategy:reduce_only` /
+   * `strategy:blocked` → no new exposure for any strategy; `luld:paused` → every symbol paused; `ssr:active` → every
+   * symbol under the Rule 201 price test; `pdt` → every account's record unreadable; `risk:event_lock` → a lock that
+   * allows no new exposure (parsed as such here); `locates` / `etb` → none (no short sale is covered);
+   * `cutover:<class>` → the class is not cut over (parsed as such by reads.ts).
    */
   unreadable: Map<string, string>;
 }
@@ -73,6 +92,9 @@ export function emptyFlags(): GateFlags {
     mode: "halt",
     modeReason: "gate not loaded yet",
     modeActor: null,
+    modeSince: null,
+    modeLastHalt: null,
+    modeHeld: null,
     modeInvalid: null,
     heartbeatMs: null,
     heartbeatInvalid: null,
@@ -85,6 +107,10 @@ export function emptyFlags(): GateFlags {
     pdt: new Map(),
     caps: new Map(),
     quotes: new Map(),
+    bounds: new Map(),
+    reduceOnly: new Map(),
+    blocked: new Map(),
+    cutover: new Map(),
     unreadable: new Map(),
   };
 }
@@ -93,13 +119,17 @@ export function emptyFlags(): GateFlags {
 export function parseMode(
   raw: string | null,
   meta: Record<string, string> | null,
-): Pick<GateFlags, "mode" | "modeReason" | "modeActor" | "modeInvalid"> {
-  const modeReason = meta?.reason || null;
-  const modeActor = meta?.actor || null;
-  if (raw === null) return { mode: "active", modeReason, modeActor, modeInvalid: null };
-  if (!isMode(raw))
-    return { mode: "halt", modeReason, modeActor, modeInvalid: `mode key holds ${JSON.stringify(raw)}` };
-  return { mode: raw, modeReason, modeActor, modeInvalid: null };
+): Pick<GateFlags, "mode" | "modeReason" | "modeActor" | "modeInvalid" | "modeSince" | "modeLastHalt" | "modeHeld"> {
+  const m = {
+    modeReason: meta?.reason || null,
+    modeActor: meta?.actor || null,
+    modeSince: meta?.since || null,
+    modeLastHalt: meta?.last_halt || null,
+    modeHeld: null,
+  };
+  if (raw === null) return { mode: "active", ...m, modeInvalid: null };
+  if (!isMode(raw)) return { mode: "halt", ...m, modeInvalid: `mode key holds ${JSON.stringify(raw)}` };
+  return { mode: raw, ...m, modeInvalid: null };
 }
 
 /** heartbeat:bot (epoch ms) → number, or null. */
@@ -120,7 +150,9 @@ export function parseHeartbeatField(raw: string | null): Pick<GateFlags, "heartb
  * contract as `parseModeEvent` in src/state/mode.ts, which the gate does not load: `mode` one of the three and `ts`
  * a string). Whatever it returns, the gate re-reads the key: the message is a prompt, the key is the truth.
  */
-export function parseModeMessage(message: string): { mode: Mode; reason: string | null; actor: string | null } | null {
+export function parseModeMessage(
+  message: string,
+): { mode: Mode; reason: string | null; actor: string | null; ts: string } | null {
   let v: unknown;
   try {
     v = JSON.parse(message);
@@ -134,6 +166,7 @@ export function parseModeMessage(message: string): { mode: Mode; reason: string 
     mode: e.mode,
     reason: typeof e.reason === "string" ? e.reason : null,
     actor: typeof e.actor === "string" ? e.actor : null,
+    ts: e.ts,
   };
 }
 
@@ -252,15 +285,4 @@ export function parseQuoteBid(raw: Record<string, string>): { bid: number; ts: n
   const ts = Number(raw.ts);
   if (!raw.bid || !/^\d+(\.\d+)?$/.test(raw.bid) || !Number.isFinite(bid) || !Number.isFinite(ts)) return null;
   return { bid, ts };
-}
-
-function safeJson<T extends z.ZodType>(json: string, schema: T): z.infer<T> | { invalid: string } {
-  let v: unknown;
-  try {
-    v = JSON.parse(json);
-  } catch {
-    return { invalid: "not JSON" };
-  }
-  const p = schema.safeParse(v);
-  return p.success ? (p.data as z.infer<T>) : { invalid: p.error.issues[0]?.message ?? "invalid" };
 }

@@ -4,20 +4,19 @@
 // the subscriber is connected, the flags were re-read since it last (re)connected, a read succeeded within
 // `maxStalenessMs` and a full re-read within `flagsMaxAgeMs`. Sources of the mode are ordered (`seq`): a slow read
 // never undoes a mode message that arrived while it was in flight, and a message never loosens the mode before the
-// key confirms it.
-import { Redis, type RedisOptions } from "ioredis";
+// key confirms it. A halt the gate saw is only left for a mode that descends from it (halt-hold.ts): a halt lost in a
+// Redis failover never opens the gate. The connections (one server or Sentinel) are made in connection.ts.
+import type { Redis } from "ioredis";
 import { createKeys, type Keys, MARKET_KEYS, type Mode } from "../state/keys.js";
-import {
-  type CheckResult,
-  type Connectivity,
-  decide,
-  effectiveMode,
-  HEARTBEAT_MAX_SKEW_MS,
-  type OrderCheck,
-} from "./decide.js";
+import { gateConnections } from "./connection.js";
+import { decide } from "./decide.js";
 import { DecideCache } from "./decide-cache.js";
+import type { CheckResult, Connectivity, OrderCheck } from "./decide-types.js";
 import { emptyFlags, type GateFlags, parseModeMessage } from "./flags.js";
+import { type HaltSeen, haltOf, holdHalt } from "./halt-hold.js";
+import { type ResolvedOptions, resolveOptions } from "./options.js";
 import {
+  type ModeFields,
   parseFullRead,
   parsePoll,
   parseQuotes,
@@ -27,6 +26,7 @@ import {
   sendQuotes,
   ssrSymbolsAt,
 } from "./reads.js";
+import { effectiveMode } from "./rules-mode.js";
 import type { Gate, GateOptions, GateView } from "./types.js";
 
 const unreachable = (text: string) => ({ code: "redis_unreachable" as const, text });
@@ -65,52 +65,20 @@ export class GateImpl implements Gate {
   private epoch = 0;
   /** The epoch of the last full read that started with the subscriber connected (the flags are trusted then). */
   private validEpoch = -1;
-  private readonly decideOpts;
   private readonly conn: Connectivity = { loaded: false, down: null, downMode: "halt" };
-  private readonly heartbeatMaxAgeMs: number;
-  private readonly heartbeatMaxSkewMs: number;
-  private readonly pollMs: number;
-  private readonly refreshMs: number;
-  private readonly maxStalenessMs: number;
-  private readonly flagsMaxAgeMs: number;
+  /** The halt this gate saw last, until Redis shows a mode that descends from it (halt-hold.ts). */
+  private haltSeen: HaltSeen | null = null;
+  private readonly o: ResolvedOptions;
 
   constructor(private readonly opts: GateOptions) {
     this.now = opts.now ?? Date.now;
     this.keys = createKeys(opts.prefix ?? process.env.REDIS_PREFIX ?? "");
-    this.heartbeatMaxAgeMs = opts.heartbeatMaxAgeMs ?? 15_000;
-    this.heartbeatMaxSkewMs = opts.heartbeatMaxSkewMs ?? HEARTBEAT_MAX_SKEW_MS;
-    this.pollMs = opts.pollMs ?? 1_000;
-    this.refreshMs = opts.refreshMs ?? 10_000;
-    this.maxStalenessMs = opts.maxStalenessMs ?? 5_000;
-    this.flagsMaxAgeMs = opts.flagsMaxAgeMs ?? 2 * this.refreshMs + this.maxStalenessMs;
-    this.conn.downMode = opts.redisDownMode ?? "halt";
-    this.decideOpts = {
-      heartbeatMaxAgeMs: this.heartbeatMaxAgeMs,
-      heartbeatMaxSkewMs: this.heartbeatMaxSkewMs,
-      quoteMaxAgeMs: opts.quoteMaxAgeMs ?? 2_000,
-      pdtRegime: opts.pdtRegime ?? "pdt_4210",
-      marketRulesBrokers: opts.marketRulesBrokers ? new Set(opts.marketRulesBrokers) : null,
-      allowExtendedHours: opts.allowExtendedHours ?? false,
-      pdtRequired: opts.pdtRequired ?? true,
-      ...(opts.pdtMaxAgeMs !== undefined ? { pdtMaxAgeMs: opts.pdtMaxAgeMs } : {}),
-      ...(opts.intradayMaxAgeMs !== undefined ? { intradayMaxAgeMs: opts.intradayMaxAgeMs } : {}),
-    };
-    const common: RedisOptions = {
-      connectionName: "tradeguard-gate",
-      connectTimeout: 2_000,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (times) => Math.min(50 * times, 1_000),
-    };
-    if (opts.redis) {
-      this.reader = opts.redis;
-      this.ownsReader = false;
-      this.sub = opts.redis.duplicate({ connectionName: "tradeguard-gate-sub" });
-    } else {
-      const url = opts.url ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
-      this.reader = new Redis(url, common);
-      this.ownsReader = true;
-      this.sub = new Redis(url, { ...common, connectionName: "tradeguard-gate-sub" });
-    }
+    this.o = resolveOptions(opts);
+    this.conn.downMode = this.o.redisDownMode;
+    const c = gateConnections(opts);
+    this.reader = c.reader;
+    this.sub = c.sub;
+    this.ownsReader = c.ownsReader;
     // Connection errors surface as "Redis unreachable" in check(); the events only must not crash the process.
     this.reader.on("error", (err: Error) => {
       this.lastError = err.message;
@@ -136,6 +104,19 @@ export class GateImpl implements Gate {
         this.epoch++;
       });
     }
+    // A connection that ended on its own (ioredis ends a Sentinel client when its failover detector fires during a
+    // reconnect) is reconnected: the gate refuses meanwhile, and must not refuse forever.
+    const revive = (c: Redis, then: () => Promise<unknown>) =>
+      c.on("end", () => {
+        setTimeout(() => {
+          if (!this.closed && c.status === "end")
+            c.connect()
+              .then(then)
+              .catch(() => {});
+        }, 500).unref?.();
+      });
+    revive(this.sub, () => this.sub.subscribe(modeChannel, flagsChannel));
+    if (this.ownsReader) revive(this.reader, async () => {});
     const subscribed = this.sub.subscribe(modeChannel, flagsChannel).catch((err: Error) => {
       this.lastError = err.message;
     });
@@ -143,8 +124,8 @@ export class GateImpl implements Gate {
     const first = subscribed.then(() => this.refresh()).catch(() => {});
     const timeout = this.opts.readyTimeoutMs ?? 5_000;
     await Promise.race([first, new Promise<void>((r) => this.timer(setTimeout(r, timeout)))]);
-    this.timer(setInterval(() => void this.poll().catch(() => {}), this.pollMs));
-    this.timer(setInterval(() => this.scheduleRefresh("periodic"), this.refreshMs));
+    this.timer(setInterval(() => void this.poll().catch(() => {}), this.o.pollMs));
+    this.timer(setInterval(() => this.scheduleRefresh("periodic"), this.o.refreshMs));
   }
 
   private timer(t: NodeJS.Timeout): void {
@@ -155,7 +136,7 @@ export class GateImpl implements Gate {
   check(order: OrderCheck): CheckResult {
     const now = this.now();
     this.updateConn(now);
-    return decide(order, this.flags, now, this.decideOpts, this.conn, this.cache, this.localQuotes);
+    return decide(order, this.flags, now, this.o.decide, this.conn, this.cache, this.localQuotes);
   }
 
   updateQuote(symbol: string, quote: { bid: number; ask?: number; ts?: number }): void {
@@ -166,7 +147,7 @@ export class GateImpl implements Gate {
   view(): GateView {
     const now = this.now();
     this.updateConn(now);
-    const eff = effectiveMode(this.flags, this.conn, now, this.heartbeatMaxAgeMs, this.heartbeatMaxSkewMs);
+    const eff = effectiveMode(this.flags, this.conn, now, this.o.heartbeatMaxAgeMs, this.o.heartbeatMaxSkewMs);
     return {
       loaded: this.loaded,
       down: this.conn.down,
@@ -174,6 +155,7 @@ export class GateImpl implements Gate {
       mode: this.flags.mode,
       effectiveMode: eff.mode,
       modeReason: this.flags.modeReason,
+      heldHalt: this.flags.modeHeld,
       heartbeatAgeMs: eff.hbAge,
       deadMansSwitch: eff.deadMansSwitch,
       lastReadAt: this.lastOk,
@@ -198,16 +180,16 @@ export class GateImpl implements Gate {
       return unreachable(this.lastError ? `no successful read yet (${this.lastError})` : "no successful read yet");
     if (this.validEpoch !== this.epoch)
       return unreachable("the subscriber reconnected and the flags have not been re-read yet");
-    if (now - this.lastOk > this.maxStalenessMs) {
+    if (now - this.lastOk > this.o.maxStalenessMs) {
       return unreachable(
         `last successful read ${Math.round((now - this.lastOk) / 1000)} s ago${this.lastError ? ` (${this.lastError})` : ""}`,
       );
     }
     // The poll (mode + heartbeat) may keep succeeding while the full re-read fails: the other flags are then frozen.
-    if (this.lastFullOk !== null && now - this.lastFullOk > this.flagsMaxAgeMs) {
+    if (this.lastFullOk !== null && now - this.lastFullOk > this.o.flagsMaxAgeMs) {
       return {
         code: "flags_stale",
-        text: `last successful full re-read of the flags ${Math.round((now - this.lastFullOk) / 1000)} s ago (limit ${Math.round(this.flagsMaxAgeMs / 1000)} s)${this.lastFullError ? `; it fails with: ${this.lastFullError}` : ""}`,
+        text: `last successful full re-read of the flags ${Math.round((now - this.lastFullOk) / 1000)} s ago (limit ${Math.round(this.o.flagsMaxAgeMs / 1000)} s)${this.lastFullError ? `; it fails with: ${this.lastFullError}` : ""}`,
       };
     }
     return null;
@@ -225,7 +207,18 @@ export class GateImpl implements Gate {
     const apply = ev !== null && !cur.modeInvalid && STRICTNESS[ev.mode] >= STRICTNESS[cur.mode];
     if (apply) {
       this.modeSeq = ++this.seq;
-      this.flags = { ...cur, mode: ev.mode, modeInvalid: null, modeReason: ev.reason, modeActor: ev.actor };
+      const halt = ev.mode === "halt";
+      this.flags = {
+        ...cur,
+        mode: ev.mode,
+        modeInvalid: null,
+        modeReason: ev.reason,
+        modeActor: ev.actor,
+        modeSince: ev.ts,
+        modeLastHalt: halt ? ev.ts : cur.modeLastHalt,
+        modeHeld: halt ? null : cur.modeHeld,
+      };
+      if (halt) this.haltSeen = haltOf(this.flags, this.now());
     }
     // The re-read is sent before onChange runs (it takes the next seq: its reply supersedes the message).
     void this.poll().catch(() => {});
@@ -244,8 +237,9 @@ export class GateImpl implements Gate {
     const quotes = this.mergeQuotes(ssrSymbols, read.bids);
     if (mySeq > this.modeSeq) {
       this.modeSeq = mySeq;
-      const changed = read.mode.mode !== this.flags.mode || read.mode.modeInvalid !== this.flags.modeInvalid;
-      this.flags = { ...this.flags, ...read.mode, quotes };
+      const mode = this.hold(read.mode);
+      const changed = mode.mode !== this.flags.mode || mode.modeInvalid !== this.flags.modeInvalid;
+      this.flags = { ...this.flags, ...mode, quotes };
       if (changed) this.opts.onChange?.(`mode read: ${read.mode.mode}`);
     } else {
       // A mode message (or a later read) arrived while this read was in flight: its mode is the newer one.
@@ -253,6 +247,13 @@ export class GateImpl implements Gate {
     }
     if (this.loaded) this.lastOk = this.now();
     this.lastError = null;
+  }
+
+  /** The mode fields just read, after the halt-hold rule (halt-hold.ts); remembers the halt they show. */
+  private hold(read: ModeFields): ModeFields {
+    const { fields, seen } = holdHalt(read, this.haltSeen, this.now());
+    this.haltSeen = seen;
+    return fields;
   }
 
   /** The current quotes updated with the bids just read for `symbols` (the newer `ts` wins). */
@@ -315,12 +316,12 @@ export class GateImpl implements Gate {
     let res: Replies;
     const mySeq = ++this.seq;
     try {
-      res = await sendFullRead(this.reader, this.keys);
+      res = await sendFullRead(this.reader, this.keys, this.o.cutoverClasses);
     } catch (err) {
       this.lastError = (err as Error).message;
       throw err;
     }
-    const read = parseFullRead(res);
+    const read = parseFullRead(res, this.o.cutoverClasses);
     const ssrSymbols = ssrSymbolsAt(read.other.ssr, this.now());
     const quotes = ssrSymbols.length
       ? parseQuotes(await sendQuotes(this.reader, this.keys, ssrSymbols), ssrSymbols)
@@ -332,12 +333,15 @@ export class GateImpl implements Gate {
     const { unreadable, ...other } = read.other;
     this.flags = {
       ...(fresh
-        ? read.mode
+        ? this.hold(read.mode)
         : {
             mode: cur.mode,
             modeReason: cur.modeReason,
             modeActor: cur.modeActor,
             modeInvalid: cur.modeInvalid,
+            modeSince: cur.modeSince,
+            modeLastHalt: cur.modeLastHalt,
+            modeHeld: cur.modeHeld,
             heartbeatMs: cur.heartbeatMs,
             heartbeatInvalid: cur.heartbeatInvalid,
           }),

@@ -13,15 +13,17 @@
 // Imports are kept light on purpose (ioredis, zod, luxon, decimal.js and tradeguard's pure modules): a trading
 // process must not load Slack, ccxt or the bot to check an order. docs/gate.md is the manual.
 //
-// This file is the public API (package export `tradeguard/gate`; its types in types.ts). The machinery is in gate-impl.ts (connections,
-// subscription, poll and re-read, trust in the copy), what it reads in reads.ts, the flags' parsers in flags.ts and
-// the decision for one order in decide.ts.
+// This file is the public API (package export `tradeguard/gate`; its types in types.ts, their defaults in options.ts).
+// The machinery is in gate-impl.ts (connections, subscription, poll and re-read, trust in the copy), what it reads in
+// reads.ts, the flags' parsers in flags.ts and strategy-flags.ts, and the decision for one order in decide.ts (its
+// rules in rules-*.ts).
 import { GateImpl } from "./gate-impl.js";
 import type { Gate, GateOptions } from "./types.js";
 
-export { MARKET_KEYS } from "../state/keys.js";
-export type { CheckResult, OrderCheck, Side } from "./decide.js";
+export { MARKET_KEYS, STRATEGY_KEYS } from "../state/keys.js";
+export type { CheckResult, OrderCheck, Side } from "./decide-types.js";
 export type { GateFlags } from "./flags.js";
+export type { CutoverState, StrategyBoundsValue, StrategyRestriction } from "./strategy-flags.js";
 export type { Gate, GateOptions, GateView } from "./types.js";
 
 /** Creates a gate, subscribes, reads every flag once (up to `readyTimeoutMs`) and returns it. */

@@ -1,7 +1,8 @@
 // The gate's reads of tradeguard's keys (docs/gate.md, "Redis keys"): which keys each read fetches in its one round
-// trip, and how the replies become flags. No gate state lives here. Each read is a pair: `send*` queues the commands
-// and returns ioredis's reply promise, `parse*` is pure. GateImpl (gate-impl.ts) awaits in between, so its ordering
-// of sources (a reply is applied only if no newer mode arrived while it was in flight) sees the reply directly.
+// trip (the full re-read includes `cutover:<class>` of each class the gate enforces), and how the replies become
+// flags. No gate state lives here. Each read is a pair: `send*` queues the commands and returns ioredis's reply
+// promise, `parse*` is pure. GateImpl (gate-impl.ts) awaits in between, so its ordering of sources (a reply is applied
+// only if no newer mode arrived while it was in flight) sees the reply directly.
 import type { ChainableCommander, Redis } from "ioredis";
 import { type Keys, MARKET_KEYS } from "../state/keys.js";
 import {
@@ -18,6 +19,7 @@ import {
   parseQuoteBid,
   parseUntilMap,
 } from "./flags.js";
+import { type CutoverState, parseBounds, parseCutover, parseRestrictions } from "./strategy-flags.js";
 
 /** What ioredis's `exec()` of a transaction or pipeline gives: one [error, reply] per command, null when aborted. */
 export type Replies = [Error | null, unknown][] | null;
@@ -25,7 +27,15 @@ export type Replies = [Error | null, unknown][] | null;
 /** The mode fields and the heartbeat: a read applies them only when no newer source arrived while it was in flight. */
 export type ModeFields = Pick<
   GateFlags,
-  "mode" | "modeReason" | "modeActor" | "modeInvalid" | "heartbeatMs" | "heartbeatInvalid"
+  | "mode"
+  | "modeReason"
+  | "modeActor"
+  | "modeInvalid"
+  | "modeSince"
+  | "modeLastHalt"
+  | "modeHeld"
+  | "heartbeatMs"
+  | "heartbeatInvalid"
 >;
 
 /** The flags a full re-read carries besides the mode fields (the quotes are read in a second round trip). */
@@ -109,8 +119,11 @@ function modeFields(res: [Error | null, unknown][], at: number, typesAt: number)
   return out;
 }
 
-/** Sends the full re-read of every flag, in one transaction (the order FULL_READ_KEYS names, then the mode TYPEs). */
-export function sendFullRead(reader: Redis, keys: Keys): Promise<Replies> {
+/**
+ * Sends the full re-read of every flag, in one transaction: the keys FULL_READ_KEYS names, then `cutover:<class>` of
+ * each class in `cutoverClasses`, then the mode TYPEs.
+ */
+export function sendFullRead(reader: Redis, keys: Keys, cutoverClasses: readonly string[] = []): Promise<Replies> {
   const r = (name: string) => keys.raw(name);
   const m = queueModeReads(reader.multi(), keys)
     .get(r(MARKET_KEYS.eventLock))
@@ -120,7 +133,11 @@ export function sendFullRead(reader: Redis, keys: Keys): Promise<Replies> {
     .hgetall(r(MARKET_KEYS.locates))
     .zrange(r(MARKET_KEYS.etb), "0", "-1", "WITHSCORES")
     .hgetall(r(MARKET_KEYS.pdt))
-    .hgetall(r(MARKET_KEYS.strategyCaps));
+    .hgetall(r(MARKET_KEYS.strategyCaps))
+    .hgetall(r(MARKET_KEYS.strategyBounds))
+    .hgetall(r(MARKET_KEYS.strategyReduceOnly))
+    .hgetall(r(MARKET_KEYS.strategyBlocked));
+  for (const c of cutoverClasses) m.get(r(MARKET_KEYS.cutover(c)));
   return queueModeTypes(m, keys).exec();
 }
 
@@ -136,27 +153,44 @@ const FULL_READ_KEYS = [
   MARKET_KEYS.etb,
   MARKET_KEYS.pdt,
   MARKET_KEYS.strategyCaps,
+  MARKET_KEYS.strategyBounds,
+  MARKET_KEYS.strategyReduceOnly,
+  MARKET_KEYS.strategyBlocked,
 ];
 
 /** Parses the full re-read's replies; throws when a read failed or market:closures is unreadable (wrong type). */
-export function parseFullRead(res: Replies): { mode: ModeFields; other: OtherFlags } {
+export function parseFullRead(
+  res: Replies,
+  cutoverClasses: readonly string[] = [],
+): { mode: ModeFields; other: OtherFlags } {
   if (!res) throw new Error("refresh: transaction aborted");
   // The mode fields are read type-safely (modeFields: a wrong type is an answer). Of the other keys, one of the wrong
   // type fails only its own command: market:closures has no strict reading that is safe to trade on, so the whole
   // read fails (and after flagsMaxAgeMs the gate refuses: flags_stale); the others are applied strictly
   // (GateFlags.unreadable) so that the rest of the flags stay fresh.
-  const mode = modeFields(res, 0, FULL_READ_KEYS.length);
+  const names = [...FULL_READ_KEYS, ...cutoverClasses.map((c) => MARKET_KEYS.cutover(c))];
+  const mode = modeFields(res, 0, names.length);
   const unreadable = new Map<string, string>();
-  for (let i = 3; i < FULL_READ_KEYS.length; i++) {
+  for (let i = 3; i < names.length; i++) {
     const err = res[i]?.[0];
     if (!err) continue;
-    if (FULL_READ_KEYS[i] === MARKET_KEYS.closures) throw new Error(`${FULL_READ_KEYS[i]}: ${err.message}`);
-    unreadable.set(FULL_READ_KEYS[i]!, err.message);
+    if (names[i] === MARKET_KEYS.closures) throw new Error(`${names[i]}: ${err.message}`);
+    unreadable.set(names[i]!, err.message);
   }
   const v = res.map(([err, value]) => (err ? null : value));
   const hash = (i: number) => (v[i] ?? {}) as Record<string, string>;
   const locates = parseLocates(hash(7));
   const eventLockErr = unreadable.get(MARKET_KEYS.eventLock);
+  const cutover = new Map<string, CutoverState>();
+  cutoverClasses.forEach((c, j) => {
+    const key = MARKET_KEYS.cutover(c);
+    const err = unreadable.get(key);
+    const raw = v[FULL_READ_KEYS.length + j];
+    cutover.set(
+      c,
+      err ? { enabled: false, why: `${key} is unreadable: ${err}` } : parseCutover(key, raw as string | null),
+    );
+  });
   return {
     mode,
     other: {
@@ -168,6 +202,10 @@ export function parseFullRead(res: Replies): { mode: ModeFields; other: OtherFla
       etb: parseEtb((v[8] ?? []) as string[]),
       pdt: parsePdt(hash(9)),
       caps: parseCaps(hash(10)),
+      bounds: parseBounds(hash(11)),
+      reduceOnly: parseRestrictions(hash(12)),
+      blocked: parseRestrictions(hash(13)),
+      cutover,
       unreadable,
     },
   };

@@ -1,16 +1,44 @@
 // The gate's public types: its options, what it believes (GateView) and the Gate a trading process holds. Apart
 // from index.ts so the implementation (gate-impl.ts) can use them without importing the entry module.
+import type { ConnectionOptions } from "node:tls";
 import type { Redis } from "ioredis";
 import type { PdtRegime } from "../market/pdt.js";
 import type { Mode } from "../state/keys.js";
-import type { CheckResult, OrderCheck } from "./decide.js";
+import type { CheckResult, OrderCheck } from "./decide-types.js";
 import type { GateFlags } from "./flags.js";
 
 export interface GateOptions {
   /** An ioredis client for reads (the gate duplicates it for its subscriber and never closes it). */
   redis?: Redis;
-  /** Or a Redis URL (default REDIS_URL, then redis://127.0.0.1:6379); the gate then owns both connections. */
+  /**
+   * Or a Redis URL (default REDIS_URL, then redis://127.0.0.1:6379): `redis://`, `rediss://` (TLS), or the Sentinel
+   * form `redis+sentinel://[user:password@]host:26379,host2:26379/<name>[/<db>]`; the gate then owns both connections.
+   */
   url?: string;
+  /**
+   * Or Redis Sentinel: the sentinels ("host:port", or {host, port}) and `name`, the master group they monitor. The gate
+   * reads and subscribes on the primary they name, and follows it through a failover (docs/gate.md, "Failover").
+   */
+  sentinels?: (string | { host: string; port: number })[];
+  /** The master group name (`sentinel monitor <name> …`), with `sentinels`. */
+  name?: string;
+  /** Database number (with `sentinels`; a URL carries its own). Default 0. */
+  db?: number;
+  /** ACL user and password of the Redis data nodes (with `sentinels`, or to add a password to `url`). */
+  username?: string;
+  password?: string;
+  /** ACL user and password of the sentinels, when they require one. */
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+  /** TLS to the data nodes: true (system CAs) or node:tls options (`ca`, `cert`, `key`, `servername`…). */
+  tls?: boolean | ConnectionOptions;
+  /** TLS to the sentinels. Default: as `tls`. */
+  sentinelTls?: boolean | ConnectionOptions;
+  /**
+   * ioredis's failover detector: also subscribe to the sentinels' `+switch-master`, so a connection left on a primary
+   * that was replaced (a partition) moves at once. Default false (ioredis's default).
+   */
+  failoverDetector?: boolean;
   /** REDIS_PREFIX of the tradeguard deployment (default the REDIS_PREFIX environment variable, else ""). */
   prefix?: string;
   /** Dead-man's switch: heartbeat:bot older than this → reduce-only. Default 15 000 (three missed 5 s beats). */
@@ -48,6 +76,12 @@ export interface GateOptions {
   pdtMaxAgeMs?: number;
   /** Maximum age of a `pdt` record's `updated_at` under "intraday_margin". Default 900 000 (15 min). */
   intradayMaxAgeMs?: number;
+  /**
+   * Asset classes whose opening orders are refused (`asset_class_disabled`) until `cutover:<class>` says the class is
+   * cut over (`tradeguard cutover enable <class>`). With any listed, an opening order must name its `assetClass`
+   * (`asset_class_missing` otherwise). Lowercase names, e.g. ["equities"]. Default [] (no cutover enforced).
+   */
+  cutoverAssetClasses?: string[];
   /** How long `createGate` waits for the first read before returning a gate that refuses (and keeps trying). */
   readyTimeoutMs?: number;
   /** Clock (epoch ms); tests pass one in. */
@@ -67,6 +101,11 @@ export interface GateView {
   /** The mode check() applies: the strictest of mode, Redis state and the dead-man's switch. */
   effectiveMode: Mode;
   modeReason: string | null;
+  /**
+   * Set while the gate holds a halt Redis no longer shows (a looser mode that does not descend from the halt it saw:
+   * the halt may have been lost in a failover), saying so; null otherwise.
+   */
+  heldHalt: string | null;
   heartbeatAgeMs: number | null;
   deadMansSwitch: boolean;
   /** Last successful read of any kind (poll or full re-read), epoch ms. */

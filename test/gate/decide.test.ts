@@ -1,8 +1,9 @@
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type Connectivity, type DecideOptions, decide, type OrderCheck } from "../../src/gate/decide.js";
+import { decide } from "../../src/gate/decide.js";
 import { DecideCache } from "../../src/gate/decide-cache.js";
+import type { Connectivity, DecideOptions, OrderCheck } from "../../src/gate/decide-types.js";
 import {
   emptyFlags,
   type GateFlags,

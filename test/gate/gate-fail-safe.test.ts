@@ -3,6 +3,7 @@
 // be read, or that is in the future by more than the clock skew allowed, is the dead-man's switch (reduce-only).
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../src/gate/index.js";
+import { ModeStore } from "../../src/state/mode.js";
 import { testRedis } from "../support/redis.js";
 
 /** Wednesday 2026-11-25, 11:00 New York: a regular session. */
@@ -140,9 +141,20 @@ describe("issue 10: `mode` of the wrong type is halt, as fast as a garbage strin
       expect(s.gate.check(buy).allow).toBe(false);
     }
     expect(leaks).toEqual([]);
-    // A real resume (the key says active) still goes through.
+    // A plain `SET mode active` does not descend from the halt the gate saw (it is what a replica promoted without
+    // the halt would show): the gate holds the halt (docs/gate.md, "Failover").
+    await t.redis.set(raw(MARKET_KEYS.mode), "halt");
+    await t.redis.publish(raw(MARKET_KEYS.modeChannel), "re-read");
+    await until(s.gate, (x) => codes(x).includes("mode_halt"), 1_000);
     await t.redis.set(raw(MARKET_KEYS.mode), "active");
     await t.redis.publish(raw(MARKET_KEYS.modeChannel), active);
+    await until(s.gate, (x) => codes(x).includes("mode_halt_held"), 1_000);
+    // A real resume (the mode machine: a change made after the halt) still goes through.
+    await new ModeStore(t.redis, t.keys).set("active", {
+      reason: "resumed",
+      actor: "U2",
+      now: new Date(NOW + 3_600_000),
+    });
     await until(s.gate, (x) => x.allow, 1_000);
   });
 

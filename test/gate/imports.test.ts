@@ -28,10 +28,10 @@ function graph(entry: string): { files: string[]; packages: string[] } {
 }
 
 describe("tradeguard/gate import graph", () => {
-  it("loads only ioredis, zod, luxon, decimal.js (and node built-ins), tradeguard's market modules and state/keys", () => {
+  it("loads only ioredis, zod, luxon, decimal.js (and node built-ins), tradeguard's market modules, state/keys and the Redis address parser", () => {
     const g = graph("src/gate/index.ts");
     expect(g.packages.filter((p) => !p.startsWith("node:"))).toEqual(["decimal.js", "ioredis", "luxon", "zod"]);
-    for (const f of g.files) expect(f).toMatch(/^src\/(gate\/|market\/|state\/keys\.ts$)/);
+    for (const f of g.files) expect(f).toMatch(/^src\/(gate\/|market\/|state\/keys\.ts$|redis-url\.ts$)/);
     expect(g.files).toContain("src/market/data/nyse-calendar.json");
   });
 });
