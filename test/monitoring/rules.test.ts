@@ -1,5 +1,10 @@
+// The generated Prometheus rules (monitoring/tradeguard-rules.yml) checked by promtool: valid, their unit tests
+// (monitoring/tradeguard-rules.test.yml, written by hand: the thresholds are the contract) pass — and fail when a
+// threshold moves — and every alert links an SOP that RUNBOOK.md has, by an absolute URL.
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
@@ -7,6 +12,8 @@ import { apiQuota, SOP_QUOTA } from "../../src/jobs/api-quota.js";
 import { economicEvents, SOP_EVENT } from "../../src/jobs/economic-events.js";
 import { policyWatchdog, SOP_POLICY } from "../../src/jobs/policy-watchdog.js";
 import { SOP_TIME, timeSync } from "../../src/jobs/time-sync.js";
+import { CHECKED_IN, DEFAULT_RUNBOOK_URL } from "../../src/monitoring/config.js";
+import { renderRules } from "../../src/monitoring/rules.js";
 import { parseRunbook } from "../../src/ops/runbook.js";
 import { which } from "../support/chrony.js";
 
@@ -32,8 +39,8 @@ type Rule = {
   alert: string;
   expr: string;
   for?: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
+  labels: Record<string, string | undefined>;
+  annotations: Record<string, string | undefined>;
 };
 const rules = (
   parseYaml(readFileSync(`${root}${rulesFile}`, "utf8")) as { groups: { rules: Rule[] }[] }
@@ -52,24 +59,62 @@ describe("Prometheus rules (monitoring/tradeguard-rules.yml)", () => {
     expect(r.code).toBe(0);
   });
 
-  it("alert only on gauges the guards export", () => {
-    const exported = new Set(
-      [policyWatchdog, economicEvents, timeSync, apiQuota].flatMap((g) => (g.metrics ?? []).map((m) => m.name)),
-    );
-    const used = new Set(rules.flatMap((r) => r.expr.match(/tradeguard_[a-z0-9_]+/g) ?? []));
-    expect(used.size).toBeGreaterThan(0);
-    for (const name of used) expect(exported, name).toContain(name);
+  it("their unit tests pin the thresholds: a rendering with other watchman thresholds fails them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tg-rules-"));
+    copyFileSync(`${root}monitoring/tradeguard-rules.test.yml`, join(dir, "tradeguard-rules.test.yml"));
+    const settings = { ...CHECKED_IN.settings, heartbeat_max_age_seconds: 16, halt_minutes: 31 };
+    writeFileSync(join(dir, "tradeguard-rules.yml"), renderRules({ ...CHECKED_IN, settings }));
+    const r = await promtool(["test", "rules", join(dir, "tradeguard-rules.test.yml")]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/alertname: TradeguardHeartbeatStale/);
+    expect(r.out).toMatch(/alertname: TradeguardHaltProlonged/);
   });
 
-  it("each have a severity, a for: duration and a runbook_url whose SOP anchor exists", () => {
+  it("each have a severity, a valid for: duration (or none: fire at once) and an absolute runbook_url to an SOP", () => {
     const runbook = readFileSync(`${root}RUNBOOK.md`, "utf8");
     for (const r of rules) {
       expect(["warning", "critical"], r.alert).toContain(r.labels.severity);
-      expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
-      const anchor = /^RUNBOOK\.md#(sop-[a-z-]+)$/.exec(r.annotations.runbook_url ?? "")?.[1];
+      if (r.for !== undefined) expect(r.for, r.alert).toMatch(/^\d+[smh]$/);
+      const url = r.annotations.runbook_url ?? "";
+      expect(url.startsWith(`${DEFAULT_RUNBOOK_URL}#`), `${r.alert}: ${url}`).toBe(true);
+      const anchor = /#(sop-[a-z0-9-]+)$/.exec(url)?.[1];
       expect(anchor, r.alert).toBeDefined();
       expect(runbook, r.alert).toContain(`<a id="${anchor}"></a>`);
     }
+  });
+
+  it("watch the monitoring guards' gauges, and the bot itself (the watchman group)", () => {
+    const declared = new Set(
+      [policyWatchdog, economicEvents, timeSync, apiQuota].flatMap((g) => (g.metrics ?? []).map((m) => m.name)),
+    );
+    const watched = [
+      "tradeguard_policy_staleness_seconds",
+      "tradeguard_policy_entropy",
+      "tradeguard_clock_offset_seconds",
+      "tradeguard_ntp_servers_answering",
+      "tradeguard_quota_usage_ratio",
+      "tradeguard_ws_reconnects_last_hour",
+      "tradeguard_event_lock_active",
+      "tradeguard_event_calendar_end_timestamp_seconds",
+    ];
+    for (const name of watched) {
+      expect(declared, name).toContain(name);
+      expect(
+        rules.some((r) => r.expr.includes(name)),
+        name,
+      ).toBe(true);
+    }
+    const watchman = rules.filter((r) => !r.labels.guard).map((r) => r.alert);
+    expect(watchman).toEqual(
+      expect.arrayContaining([
+        "TradeguardBotDown",
+        "TradeguardBotMissing",
+        "TradeguardHeartbeatStale",
+        "TradeguardHaltProlonged",
+        "TradeguardHaltPartial",
+        "TradeguardRedisUnreachable",
+      ]),
+    );
   });
 });
 
