@@ -1,8 +1,9 @@
-// /runbook [topic]: lists the SOPs or shows the one asked for, from RUNBOOK.md.
+// /runbook [topic]: lists the SOPs or shows the one asked for, from RUNBOOK.md; a topic with typos or only a prefix
+// still finds its SOP, and one that fits several lists the closest instead of "not found".
 import type { SlackHandler } from "../bot/handler.js";
-import { runbookListView, runbookSopView } from "../bot/views/runbook.js";
+import { runbookListView, runbookSopView, runbookSuggestView } from "../bot/views/runbook.js";
 import { UserInputError } from "../errors.js";
-import { findSop, loadRunbook } from "../ops/runbook.js";
+import { loadRunbook, searchSops } from "../ops/runbook.js";
 
 export const runbookHandler: SlackHandler = {
   name: "runbook",
@@ -15,8 +16,14 @@ export const runbookHandler: SlackHandler = {
       const sops = loadRunbook();
       if (!command.text.trim())
         return void (await respond({ response_type: "ephemeral", ...runbookListView(sops, rt.config.runbookUrl) }));
-      const sop = findSop(sops, command.text);
-      if (!sop) throw new UserInputError(`No SOP matches "${command.text.trim()}". \`/runbook\` lists them.`);
-      await respond({ response_type: "ephemeral", ...runbookSopView(sop, rt.config.runbookUrl) });
+      const found = searchSops(sops, command.text);
+      if (found.sop)
+        return void (await respond({ response_type: "ephemeral", ...runbookSopView(found.sop, rt.config.runbookUrl) }));
+      if (found.suggestions.length)
+        return void (await respond({
+          response_type: "ephemeral",
+          ...runbookSuggestView(command.text.trim(), found.suggestions, rt.config.runbookUrl),
+        }));
+      throw new UserInputError(`No SOP matches "${command.text.trim()}". \`/runbook\` lists them.`);
     },
 };

@@ -36,7 +36,7 @@ export async function putLocked(
   client: S3Client,
   bucket: S3Bucket,
   key: string,
-  body: string,
+  body: string | Uint8Array,
   opts: { contentType?: string; now?: Date } = {},
 ): Promise<{ location: string; versionId?: string }> {
   const res = await client.send(
@@ -65,7 +65,7 @@ export async function putRecord(
   s3: S3Config,
   type: BucketType,
   key: string,
-  body: string,
+  body: string | Uint8Array,
   opts: { client?: S3Client; contentType?: string; now?: Date } = {},
 ): Promise<string> {
   const bucket = bucketOf(s3, type);

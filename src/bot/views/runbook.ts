@@ -19,6 +19,16 @@ export function runbookListView(sops: Sop[], runbookUrl?: string): { text: strin
   return fitMessage({ text: `Runbook: ${sops.length} SOPs`, blocks: [section(`*Runbook SOPs*\n${lines.join("\n")}`)] });
 }
 
+/** No SOP stands out for `topic`: the closest ones, each with the command that opens it. */
+export function runbookSuggestView(topic: string, sops: Sop[], runbookUrl?: string): { text: string; blocks: Block[] } {
+  const lines = sops.map(
+    (s) =>
+      `• ${runbookUrl ? link(sopLink(runbookUrl, s.anchor), s.title) : `*${userText(s.title, 300)}*`} — ${code(`/runbook ${s.anchor.replace(/^sop-/, "")}`)}`,
+  );
+  const head = `No SOP is called "${userText(topic, 100)}". Did you mean:`;
+  return fitMessage({ text: head, blocks: [section(`${head}\n${lines.join("\n")}`)] });
+}
+
 /** `body` in pieces of at most `size` characters, cut between lines; a code block cut in two is closed and reopened. */
 function chunks(body: string, size: number): string[] {
   const out: string[] = [];
