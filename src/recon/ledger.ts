@@ -1,7 +1,9 @@
 // Our side of the reconciliation: the fills the trading processes record, read from the Redis stream
 // `<prefix>ledger:fills` or from a JSONL file. Both carry the same flat object of strings per fill (issue #11):
 // fill_id, order_id, broker, symbol, side (buy | sell | sell_short), qty (> 0), price (≥ 0), fee (≥ 0, may be "0"),
-// ts (ISO-8601 execution time with an offset). Other fields are ignored, so writers may add their own.
+// ts (ISO-8601 execution time with an offset). Other fields are ignored, so writers may add their own: the optional
+// `strategy` and `expected_price` of the slippage guard are read by ledger-slippage.ts, never here, so a malformed one
+// cannot make a recon fail.
 //
 // A row that does not meet the contract becomes an InputError naming the file and line (or the stream entry) and every
 // field at fault ("qty: not a decimal (\"abc\")"): the run then says "could not reconcile" and never guesses. Both
@@ -138,14 +140,14 @@ export async function* readLedgerFile(path: string): AsyncGenerator<LedgerFill |
 type Entry = [id: string, fields: string[]];
 
 /** The smallest stream id after `id` ("ms-seq"), for the next XRANGE page (works before Redis 6.2's "(" too). */
-function nextId(id: string): string {
+export function nextId(id: string): string {
   const [ms, seq] = id.split("-") as [string, string];
   const s = BigInt(seq);
   return s === 2n ** 64n - 1n ? `${BigInt(ms) + 1n}-0` : `${ms}-${s + 1n}`;
 }
 
 /** An entry's field/value pairs as an object, or why not (a field given twice would be a guess either way). */
-function entryToRow(fields: string[]): Record<string, string> | string {
+export function entryToRow(fields: string[]): Record<string, string> | string {
   const row: Record<string, string> = Object.create(null);
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const f = fields[i]!;
