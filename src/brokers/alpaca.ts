@@ -5,6 +5,7 @@ import { z } from "zod";
 import type { BrokerConfig } from "../config-schema.js";
 import { ConfigError } from "../errors.js";
 import type { Broker, BrokerCredentials, BulkResult, CallContext, ItemResult, OpenOrder, Position } from "./broker.js";
+import { type ActiveSource, alpacaBase, BrokerEndpoints, endpointsOf } from "./endpoints.js";
 import { BrokerHttpError, requestJson } from "./http.js";
 import { withRetry } from "./retry.js";
 
@@ -97,14 +98,25 @@ function isOk(status: number): boolean {
 export class AlpacaBroker implements Broker {
   readonly kind = "alpaca" as const;
   readonly name: string;
-  private readonly baseUrl: string;
+  /** Where every call goes: the active endpoint (or the pinned one); a lone `baseUrl` is the only endpoint. */
+  readonly endpoints: BrokerEndpoints;
   private headers: Record<string, string>;
   private readonly timeoutMs: number;
 
-  constructor(opts: { name: string; baseUrl: string; keyId: string; secretKey: string; timeoutMs: number }) {
+  constructor(opts: {
+    name: string;
+    /** The single endpoint (when `endpoints` is not given). */
+    baseUrl?: string;
+    endpoints?: BrokerEndpoints;
+    keyId: string;
+    secretKey: string;
+    timeoutMs: number;
+  }) {
     this.name = opts.name;
-    // Paths below include /v2; tolerate a base URL that already ends in /v2 (a common APCA_API_BASE_URL form).
-    this.baseUrl = opts.baseUrl.replace(/\/+$/, "").replace(/\/v2$/, "");
+    // Paths below include /v2; a base URL that already ends in /v2 (a common APCA_API_BASE_URL form) is tolerated.
+    this.endpoints =
+      opts.endpoints ??
+      new BrokerEndpoints(opts.name, [alpacaBase(opts.baseUrl ?? "https://paper-api.alpaca.markets")]);
     this.headers = { "APCA-API-KEY-ID": opts.keyId, "APCA-API-SECRET-KEY": opts.secretKey };
     this.timeoutMs = opts.timeoutMs;
   }
@@ -116,10 +128,21 @@ export class AlpacaBroker implements Broker {
 
   /** GET /v2/account with `c`: resolves when Alpaca accepts the credentials, throws BrokerHttpError when not. */
   async testCredentials(c: BrokerCredentials, ctx?: { signal?: AbortSignal }): Promise<void> {
-    const { status, body } = await requestJson(this.name, `${this.baseUrl}/v2/account`, {
+    const { status, body } = await requestJson(this.name, `${this.endpoints.current()}/v2/account`, {
       method: "GET",
       headers: { "APCA-API-KEY-ID": c.keyId, "APCA-API-SECRET-KEY": c.secret },
       timeoutMs: this.timeoutMs,
+      signal: ctx?.signal,
+    });
+    this.parse(z.object({ id: z.string() }).loose(), body, "GET /v2/account", status);
+  }
+
+  /** The cheap authenticated read (GET /v2/account with the broker's own key) the latency probe and the soak time. */
+  async ping(ctx?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void> {
+    const { status, body } = await requestJson(this.name, `${this.endpoints.current()}/v2/account`, {
+      method: "GET",
+      headers: this.headers,
+      timeoutMs: ctx?.timeoutMs ?? this.timeoutMs,
       signal: ctx?.signal,
     });
     this.parse(z.object({ id: z.string() }).loose(), body, "GET /v2/account", status);
@@ -263,7 +286,7 @@ export class AlpacaBroker implements Broker {
   }
 
   private call(method: string, path: string, signal: AbortSignal | undefined, okStatuses?: number[]) {
-    return requestJson(this.name, `${this.baseUrl}${path}`, {
+    return requestJson(this.name, `${this.endpoints.current()}${path}`, {
       method,
       headers: this.headers,
       timeoutMs: this.timeoutMs,
@@ -338,18 +361,21 @@ function describeType(v: unknown): string {
 
 /**
  * Builds the Alpaca adapter from its config entry: a managed broker (`secret:`) with the credentials handed in from the
- * secret store, else the key id and secret from the env vars it names.
+ * secret store, else the key id and secret from the env vars it names. Its endpoints (`endpoints`, or `base_url`)
+ * follow the active-endpoint flag through `active`.
  */
 export function alpacaFromConfig(
   cfg: AlpacaConfig,
   env: Record<string, string | undefined>,
   timeoutMs: number,
   managed?: BrokerCredentials | null,
+  active?: ActiveSource,
 ): AlpacaBroker {
+  const endpoints = new BrokerEndpoints(cfg.name, endpointsOf(cfg), active);
   if (cfg.secret !== undefined)
     return new AlpacaBroker({
       name: cfg.name,
-      baseUrl: cfg.base_url,
+      endpoints,
       keyId: managed?.keyId ?? "",
       secretKey: managed?.secret ?? "",
       timeoutMs,
@@ -360,5 +386,5 @@ export function alpacaFromConfig(
   if (missing.length > 0 || !keyId || !secretKey) {
     throw new ConfigError(`brokers.${cfg.name}: env ${missing.join(" and ")} must be set for the alpaca broker`);
   }
-  return new AlpacaBroker({ name: cfg.name, baseUrl: cfg.base_url, keyId, secretKey, timeoutMs });
+  return new AlpacaBroker({ name: cfg.name, endpoints, keyId, secretKey, timeoutMs });
 }

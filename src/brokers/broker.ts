@@ -1,6 +1,7 @@
 // One interface for every broker the kill switch drives. Quantities and prices are decimal strings (exact, as the
 // brokers send them); arithmetic on them goes through decimal.js, never binary floats.
 import { z } from "zod";
+import type { BrokerEndpoints } from "./endpoints.js";
 
 export type Side = "buy" | "sell";
 
@@ -67,6 +68,13 @@ export interface Broker {
   setCredentials?(c: BrokerCredentials): void;
   /** One authenticated read-only call with `c` (not the broker's own); resolves when accepted, throws when refused. */
   testCredentials?(c: BrokerCredentials, ctx?: { signal?: AbortSignal }): Promise<void>;
+  /**
+   * The broker's endpoints (alpaca, ccxt with `endpoints`): every call goes to `endpoints.current()` — the active one,
+   * or the one pinned with `endpoints.using(url, fn)`.
+   */
+  readonly endpoints?: BrokerEndpoints;
+  /** The cheap authenticated read the latency probe and the soak time (Alpaca GET /v2/account, ccxt fetchBalance). */
+  ping?(ctx?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void>;
   listOpenOrders(ctx?: { signal?: AbortSignal }): Promise<OpenOrder[]>;
   listPositions(ctx?: { signal?: AbortSignal }): Promise<Position[]>;
   /** Cancels every open order. */
@@ -117,5 +125,7 @@ export const brokerOutcomeSchema = z.object({
   errors: z.array(z.string()),
   rounds: z.number().int(),
   durationMs: z.number(),
+  /** With several endpoints: the ones the flatten used, in order (the active one first, then each failover). */
+  endpoints: z.array(z.string()).optional(),
 });
 export type BrokerOutcome = z.infer<typeof brokerOutcomeSchema>;

@@ -14,6 +14,7 @@ import type { Broker, BrokerCredentials, BulkResult, CallContext, ItemResult, Op
 import { closeClientOrderId } from "./broker.js";
 import { abortable, DeadlineReached, type ResponseMeta, recordResponseMeta, toBrokerHttpError } from "./ccxt-errors.js";
 import { type LivePosition, toOpenOrder, toPosition } from "./ccxt-values.js";
+import type { BrokerEndpoints } from "./endpoints.js";
 import { BrokerHttpError } from "./http.js";
 
 export interface CcxtBrokerOptions {
@@ -29,6 +30,8 @@ export interface CcxtBrokerOptions {
   clientOrderIdMaxLength?: number;
   /** Builds another exchange like `exchange` but with other credentials (to test a staged key before using it). */
   withCredentials?: (c: BrokerCredentials) => Exchange;
+  /** The endpoints `exchange` follows (ccxt.ts `followEndpoints`), when the config lists them. */
+  endpoints?: BrokerEndpoints;
 }
 
 /** A ccxt-driven broker (kind "ccxt"). */
@@ -36,6 +39,7 @@ export class CcxtBroker implements Broker {
   readonly kind = "ccxt" as const;
   readonly name: string;
   readonly exchange: Exchange;
+  readonly endpoints?: BrokerEndpoints;
   private readonly symbols: string[];
   private readonly clientOrderIdMaxLength: number;
   /** HTTP status, Retry-After and body of the response behind each exception ccxt raised. */
@@ -52,6 +56,7 @@ export class CcxtBroker implements Broker {
     this.clientOrderIdMaxLength = opts.clientOrderIdMaxLength ?? 36;
     this.meta = recordResponseMeta(this.exchange);
     this.withCredentials = opts.withCredentials;
+    this.endpoints = opts.endpoints;
   }
 
   private readonly withCredentials?: (c: BrokerCredentials) => Exchange;
@@ -69,6 +74,14 @@ export class CcxtBroker implements Broker {
       throw new BrokerHttpError(this.name, "cannot test other credentials", undefined, undefined, undefined, false);
     const other = new CcxtBroker({ name: this.name, exchange: this.withCredentials(c), symbols: this.symbols });
     await other.call("fetchBalance", () => other.exchange.fetchBalance(), ctx?.signal);
+  }
+
+  /** The cheap authenticated read (fetchBalance) the latency probe and the soak time. */
+  async ping(ctx?: { signal?: AbortSignal; timeoutMs?: number }): Promise<void> {
+    const signal = ctx?.timeoutMs
+      ? AbortSignal.any([AbortSignal.timeout(ctx.timeoutMs), ...(ctx.signal ? [ctx.signal] : [])])
+      : ctx?.signal;
+    await this.call("fetchBalance", () => this.exchange.fetchBalance(), signal);
   }
 
   /** Maps anything thrown by ccxt (or by us) to a BrokerHttpError the retry policy understands. */

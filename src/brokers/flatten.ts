@@ -1,9 +1,12 @@
 // Flatten one broker: cancel every open order, then close every position, then re-query until it is verified flat
 // or the deadline passes. Each call is retried on 429/5xx/timeouts (Retry-After honoured). Rounds repeat while
 // something is left: positions are re-read each round and orders cancelled first, so a retry never closes the same
-// exposure twice.
+// exposure twice. A broker with several endpoints starts on the active one and, when a call fails there with a
+// connection error, a timeout or a 5xx, moves to the next (for the rest of the flatten) and retries the call there,
+// all within the same deadline. A 429 is the account's rate limit, not the endpoint's: it stays and waits.
 import type { Broker, BrokerOutcome, ItemResult, OpenOrder, Position } from "./broker.js";
-import { abortableSleep, withRetry } from "./retry.js";
+import { BrokerHttpError } from "./http.js";
+import { abortableSleep, isTransient, withRetry } from "./retry.js";
 
 export interface FlattenOptions {
   panicId: string;
@@ -20,6 +23,35 @@ export interface FlattenOptions {
 
 const errMsg = (e: unknown) => String((e as Error)?.message ?? e);
 
+/** A failure another endpoint may not have: no answer, a timeout, a gateway or server error (not a 429 or a 4xx). */
+export function isEndpointFailure(err: unknown): boolean {
+  if (err instanceof BrokerHttpError) return err.transient && err.httpStatus !== 429;
+  return isTransient(err);
+}
+
+/** The endpoint one flatten is on, and its moves; shared by the flatten's parallel calls. */
+class Route {
+  private at = 0;
+  /** The endpoints used, in order (the first: the active one when the flatten began). */
+  readonly history: string[];
+
+  constructor(private readonly order: string[]) {
+    this.history = [order[0]!];
+  }
+
+  get url(): string {
+    return this.order[this.at % this.order.length]!;
+  }
+
+  /** Moves past `url` when it is still the current endpoint (a parallel call may have moved already); the new one. */
+  failed(url: string): string | null {
+    if (this.url !== url) return null;
+    this.at++;
+    this.history.push(this.url);
+    return this.url;
+  }
+}
+
 /** Runs the cancel → close → verify sequence on one broker and reports exactly what is left. */
 export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promise<BrokerOutcome> {
   const started = Date.now();
@@ -32,14 +64,24 @@ export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promi
   const errors: string[] = [];
   let remaining: BrokerOutcome["remaining"] = null;
   let rounds = 0;
+  const endpoints = broker.endpoints && broker.endpoints.urls.length > 1 ? broker.endpoints : undefined;
+  const route = endpoints ? new Route(endpoints.failoverOrder()) : undefined;
 
   const call = async <T>(op: string, fn: () => Promise<T>, retryUntil = opts.deadline): Promise<T> => {
+    let at: string | undefined;
+    const attempt = (): Promise<T> => {
+      if (!route || !endpoints) return fn();
+      at = route.url;
+      return endpoints.using(at, fn);
+    };
     try {
-      const v = await withRetry(() => fn(), {
+      const v = await withRetry(attempt, {
         deadline: retryUntil,
         signal,
         onRetry: ({ attempt, waitMs, error }) => {
           opts.onCall?.(op, "retry");
+          const to = route && at && isEndpointFailure(error) ? route.failed(at) : null;
+          if (to) opts.onStep?.("failover", { broker: broker.name, op, from: at, to, error: errMsg(error) });
           opts.onStep?.("retry", { broker: broker.name, op, attempt, waitMs, error: errMsg(error) });
         },
       });
@@ -127,6 +169,7 @@ export async function flattenBroker(broker: Broker, opts: FlattenOptions): Promi
     errors: [...new Set(errors)],
     rounds,
     durationMs: Date.now() - started,
+    ...(route ? { endpoints: route.history } : {}),
   };
 }
 
