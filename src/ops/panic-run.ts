@@ -8,7 +8,7 @@ import type { BrokerOutcome } from "../brokers/broker.js";
 import { flattenBroker } from "../brokers/flatten.js";
 import { connectionLost } from "../state/redis.js";
 import type { OpsDeps } from "./deps.js";
-import { type PanicReport, reportText, verdict } from "./panic-report.js";
+import { auditFields, type HaltReplication, type PanicReport, reportText, verdict } from "./panic-report.js";
 import { readStateForSnapshot, writeSnapshot } from "./snapshot.js";
 import { message, within } from "./within.js";
 
@@ -28,6 +28,8 @@ export interface PanicAuditor {
 export interface RunOptions {
   onProgress?: (r: PanicReport) => void;
   announce: boolean;
+  /** Whether the halt this run's process set is confirmed (src/ops/halt-keeper.ts); awaited before the verdict. */
+  halt?: Promise<HaltReplication | null>;
 }
 
 /** Runs a best-effort Redis step; a failure or a hang is recorded in `report.redisErrors`, never thrown. */
@@ -101,7 +103,11 @@ function flattenAll(
         deadline,
         onCall: (op, o) => deps.metrics.brokerCalls.inc({ broker: b.name, op, outcome: o }),
         onStep: (step, detail) =>
-          deps.log.info({ panic_id: report.id, step, ...detail }, `panic ${report.id}: ${b.name} ${step}`),
+          // A failover (the active endpoint failed mid-panic) is worth a warning; every other step is routine.
+          deps.log[step === "failover" ? "warn" : "info"](
+            { panic_id: report.id, step, ...detail },
+            `panic ${report.id}: ${b.name} ${step}`,
+          ),
       });
       void auditor.auditSafely({
         actor: "tradeguard",
@@ -115,6 +121,8 @@ function flattenAll(
           remaining: outcome.remaining,
           errors: outcome.errors,
           rounds: outcome.rounds,
+          // With several endpoints: the ones used, in order (more than one: the flatten failed over).
+          ...(outcome.endpoints ? { endpoints: outcome.endpoints } : {}),
         },
       });
       done.push(outcome);
@@ -140,7 +148,12 @@ async function conclude(
   started: number,
   opts: RunOptions,
 ): Promise<PanicReport> {
-  report.status = verdict(report.haltFlag, report.brokers);
+  if (opts.halt && report.haltFlag === "set") {
+    const r = deps.config.redis.replication;
+    const bound = r.confirmMs + r.waitMs + STEP_TIMEOUT_MS;
+    report.haltReplication = await within(opts.halt, bound, "the halt's replication check").catch(() => null);
+  }
+  report.status = verdict(report.haltFlag, report.brokers, report.haltReplication);
   report.finishedAt = deps.now().toISOString();
   report.durationMs = Date.now() - started;
   void auditor.auditSafely({
@@ -149,6 +162,7 @@ async function conclude(
     details: {
       panic_id: report.id,
       status: report.status,
+      halt_replication: report.haltReplication ? auditFields(report.haltReplication) : null,
       brokers: report.brokers.map((b) => ({ broker: b.broker, verified: b.verified, remaining: b.remaining })),
     },
   });

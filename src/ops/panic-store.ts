@@ -41,9 +41,12 @@ return {1, ARGV[1]}
 
 // KEYS: panic:<id>. ARGV: owner, leaseMs, "takeover" | "renew".
 // Renews this owner's lease, or takes over a running panic whose lease expired (or that this owner left unfinished):
-// a takeover counts a new execution attempt. Returns the attempt number, or 0 when not claimed.
+// a takeover counts a new execution attempt. Returns the attempt number, 0 when not claimed, -1 when the record is
+// missing (lost in a failover: nobody else holds it, and the halt keeper restores it).
 const CLAIM = `${NOW_LUA}
-if redis.call('HGET', KEYS[1], 'state') ~= 'running' then return 0 end
+local st = redis.call('HGET', KEYS[1], 'state')
+if not st then return -1 end
+if st ~= 'running' then return 0 end
 local now = tg_now_ms()
 local owner = redis.call('HGET', KEYS[1], 'owner')
 local lease = tonumber(redis.call('HGET', KEYS[1], 'lease') or '0') or 0
@@ -67,10 +70,65 @@ redis.call('SET', KEYS[3], ARGV[1])
 return 1
 `;
 
+// KEYS: mode, mode:meta, panic:active, panic:<id>, panic:last, resume:soak, clear:active
+// ARGV: id, since (the halt's), reason, actor, channel, mode event JSON, owner, leaseMs, reportJson, nowIso,
+//       finished ("1" | "0")
+// Re-asserts a halt a failover may have lost, on whatever primary this runs on: `present` when mode is halt (this
+// panic's or another's; `checked_at` is written so that a WAIT after it covers the halt); `superseded` when the mode is reduce_only/active and descends from this halt or a later one
+// (mode:meta.last_halt ≥ the halt's since; for a meta without last_halt, its since later than the halt's): a resume
+// is never undone; otherwise the halt was lost: set again as it was (same since, reason, actor, panic id), with
+// `reasserted_at`, and — like BEGIN — the soak and a pending clear request go. The panic's own keys are restored where
+// missing (they were lost with it): panic:active and a running record while it runs, the finished record after.
+const REASSERT = `${MODE_LUA}${NOW_LUA}
+local iso = '^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%dZ$'
+local okm, cur = pcall(redis.call, 'GET', KEYS[1])
+cur = okm and cur or false
+if cur == 'halt' then
+  local okp, pid = pcall(redis.call, 'HGET', KEYS[2], 'panic_id')
+  -- A write, so that a WAIT after this script waits for the replicas to have everything up to the halt.
+  if okp then redis.call('HSET', KEYS[2], 'checked_at', ARGV[10]) end
+  return {'present', (okp and pid) or ''}
+end
+local okl, last = pcall(redis.call, 'HGET', KEYS[2], 'last_halt')
+local oks, since = pcall(redis.call, 'HGET', KEYS[2], 'since')
+last = okl and last or false
+since = oks and since or false
+local later = false
+if last then later = string.match(last, iso) ~= nil and last >= ARGV[2]
+elseif since then later = string.match(since, iso) ~= nil and since > ARGV[2] end
+if later and (cur == 'reduce_only' or cur == 'active') then
+  return {'superseded', cur, since or '', last or ''}
+end
+tg_set_mode(KEYS[1], KEYS[2], ARGV[5], 'halt', ARGV[3], ARGV[4], ARGV[2], ARGV[1], ARGV[6])
+redis.call('HSET', KEYS[2], 'reasserted_at', ARGV[10])
+redis.call('DEL', KEYS[6], KEYS[7])
+local okr, st = pcall(redis.call, 'HGET', KEYS[4], 'state')
+if okr and not st then
+  if ARGV[11] == '0' then
+    redis.call('HSET', KEYS[4], 'state', 'running', 'owner', ARGV[7], 'lease',
+      tostring(tg_now_ms() + tonumber(ARGV[8])), 'report', ARGV[9], 'attempts', '1')
+  else
+    redis.call('HSET', KEYS[4], 'state', 'done', 'report', ARGV[9])
+  end
+end
+local target = KEYS[3]
+if ARGV[11] ~= '0' then target = KEYS[5] end
+local oka, a = pcall(redis.call, 'GET', target)
+if oka and not a then redis.call('SET', target, ARGV[1]) end
+return {'reasserted', cur or ''}
+`;
+
+/** What a re-assertion found (PanicStore.reassert). */
+export type ReassertOutcome =
+  | { kind: "present"; panicId: string }
+  | { kind: "superseded"; mode: string; since: string; lastHalt: string }
+  | { kind: "reasserted"; previous: string };
+
 type Scripts = Redis & {
   tgPanicBegin(...a: string[]): Promise<[number, string]>;
   tgPanicClaim(...a: string[]): Promise<number>;
   tgPanicFinish(...a: string[]): Promise<number>;
+  tgPanicReassert(...a: string[]): Promise<string[]>;
 };
 
 /** Redis persistence of panics. */
@@ -83,6 +141,7 @@ export class PanicStore {
     redis.defineCommand("tgPanicBegin", { numberOfKeys: 6, lua: BEGIN });
     redis.defineCommand("tgPanicClaim", { numberOfKeys: 1, lua: CLAIM });
     redis.defineCommand("tgPanicFinish", { numberOfKeys: 3, lua: FINISH });
+    redis.defineCommand("tgPanicReassert", { numberOfKeys: 7, lua: REASSERT });
     this.r = redis as Scripts;
   }
 
@@ -120,9 +179,44 @@ export class PanicStore {
     return this.r.tgPanicClaim(this.keys.panic(id), owner, String(leaseMs), "takeover");
   }
 
-  /** Renews this owner's lease on a running panic; false when it lost it (another process took over) or it is done. */
+  /**
+   * Renews this owner's lease on a running panic; false when it lost it (another process took over) or it is done.
+   * A record that is missing (a failover lost it; the halt keeper restores it) is not lost to anyone: true.
+   */
   async renew(id: string, owner: string, leaseMs: number): Promise<boolean> {
-    return (await this.r.tgPanicClaim(this.keys.panic(id), owner, String(leaseMs), "renew")) > 0;
+    return (await this.r.tgPanicClaim(this.keys.panic(id), owner, String(leaseMs), "renew")) !== 0;
+  }
+
+  /**
+   * Sets this panic's halt again where a failover lost it, unless the mode has moved on from it (see REASSERT):
+   * run on whatever primary answers. `report.haltedAt` is the halt's since.
+   */
+  async reassert(report: PanicReport, owner: string, leaseMs: number, now: Date): Promise<ReassertOutcome> {
+    const k = this.keys;
+    const since = report.haltedAt ?? report.requestedAt;
+    const r = await this.r.tgPanicReassert(
+      k.mode,
+      k.modeMeta,
+      k.panicActive,
+      k.panic(report.id),
+      k.panicLast,
+      k.resumeSoak,
+      k.clearActive,
+      report.id,
+      since,
+      report.reason,
+      report.actor,
+      k.modeChannel,
+      modeEventJson("halt", report.reason, report.actor, since),
+      owner,
+      String(leaseMs),
+      JSON.stringify(report),
+      now.toISOString(),
+      report.finishedAt ? "1" : "0",
+    );
+    if (r[0] === "present") return { kind: "present", panicId: r[1] ?? "" };
+    if (r[0] === "superseded") return { kind: "superseded", mode: r[1] ?? "", since: r[2] ?? "", lastHalt: r[3] ?? "" };
+    return { kind: "reasserted", previous: r[1] ?? "" };
   }
 
   /** Saves progress of a running panic. */

@@ -11,10 +11,11 @@
 // once Redis is back.
 import type { AuditInput } from "../audit/log.js";
 import { UserInputError } from "../errors.js";
-import { isConnectionError } from "../state/redis.js";
+import { connectionGeneration, isConnectionError } from "../state/redis.js";
 import { audit, type OpsDeps } from "./deps.js";
+import { HaltKeeper } from "./halt-keeper.js";
 import { recordConfirmationPanic } from "./panic-confirm.js";
-import { checkReason, type PanicReport, startingReport } from "./panic-report.js";
+import { checkReason, type HaltReplication, type PanicReport, startingReport } from "./panic-report.js";
 import { LEASE_MS, type PanicAuditor, runPanic } from "./panic-run.js";
 import { authorize } from "./roles.js";
 import { message, within } from "./within.js";
@@ -49,8 +50,17 @@ export class PanicOperation implements PanicAuditor {
   private readonly pendingAudits = new Set<Promise<void>>();
   /** Unknown panic ids already reported by resumeUnfinished (reported once, not on every poll). */
   private readonly reportedUnknown = new Set<string>();
+  /** Confirms the halts this process sets survive a Redis failover (and re-asserts them where they did not). */
+  private readonly keeper: HaltKeeper;
 
-  constructor(private readonly deps: OpsDeps) {}
+  constructor(private readonly deps: OpsDeps) {
+    this.keeper = new HaltKeeper(deps, this);
+  }
+
+  /** Stops watching this process's unconfirmed halts (the runtime is closing). */
+  close(): Promise<void> {
+    return this.keeper.close();
+  }
 
   /**
    * Audits a step without holding up the panic: entries keep their order (the audit log queues them), a failure is
@@ -92,6 +102,8 @@ export class PanicOperation implements PanicAuditor {
       () => this.running.delete(report.id),
       () => this.running.delete(report.id),
     );
+    // A WAIT's answer is trusted only for the connection the halt script went out on.
+    const generation = connectionGeneration(d.redis);
     const begin = d.panicStore.begin(report, d.instanceId, LEASE_MS);
     let begun: { started: boolean; id: string };
     try {
@@ -109,7 +121,12 @@ export class PanicOperation implements PanicAuditor {
         },
         () => {},
       );
-      start(this.withoutFlag(input, report, message(err)));
+      const late = begin.then(
+        (l): Promise<HaltReplication | null> | null =>
+          l.started && !report.finishedAt ? this.keeper.keep(report, generation) : null,
+        () => null,
+      );
+      start(this.withoutFlag(input, report, message(err), late));
       return { report: await execution, joined: false };
     }
     if (input.confirmation)
@@ -136,12 +153,13 @@ export class PanicOperation implements PanicAuditor {
       action: "mode.set",
       details: { mode: "halt", panic_id: report.id, reason, at: report.haltedAt },
     });
-    start(runPanic(d, this, report, this.runOpts(input)));
+    const halt = this.keeper.keep(report, generation);
+    start(runPanic(d, this, report, { ...this.runOpts(input), halt }));
     return { report: await execution, joined: false };
   }
 
-  private runOpts(input: HaltInput) {
-    return { onProgress: input.onProgress, announce: input.announce !== false };
+  private runOpts(input: HaltInput, halt?: Promise<HaltReplication | null>) {
+    return { onProgress: input.onProgress, announce: input.announce !== false, ...(halt ? { halt } : {}) };
   }
 
   /** Waits for a panic to finish; takes it over if its owner stopped renewing its lease (crash, restart). */
@@ -209,7 +227,12 @@ export class PanicOperation implements PanicAuditor {
   }
 
   /** Redis did not take the halt flag: flatten through the brokers anyway, audit to the local file, say so. */
-  private withoutFlag(input: HaltInput, report: PanicReport, why: string): Promise<PanicReport> {
+  private withoutFlag(
+    input: HaltInput,
+    report: PanicReport,
+    why: string,
+    late: Promise<HaltReplication | null>,
+  ): Promise<PanicReport> {
     const d = this.deps;
     report.haltFlag = "not_set";
     report.haltedAt = null;
@@ -223,6 +246,6 @@ export class PanicOperation implements PanicAuditor {
       action: "panic.confirmed",
       details: { panic_id: report.id, reason: report.reason, halt_flag: "not_set", redis: "unreachable" },
     });
-    return runPanic(d, this, report, this.runOpts(input));
+    return runPanic(d, this, report, this.runOpts(input, late));
   }
 }

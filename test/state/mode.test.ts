@@ -35,6 +35,7 @@ describe("ModeStore", () => {
       actor: "U123",
       since: "2026-11-25T14:30:00.000Z",
       panic_id: "p1",
+      last_halt: "2026-11-25T14:30:00.000Z",
     });
     expect(await m.get()).toMatchObject({ mode: "halt", reason: "fat finger", panicId: "p1" });
   });
