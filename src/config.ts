@@ -6,7 +6,16 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { type GuardSettings, type GuardSpec, parseGuardSettings } from "./config-guards.js";
-import { type BrokerConfig, envSchema, formatIssues, type logLevel, yamlSchema } from "./config-schema.js";
+import { type RedisSettings, resolveRedis } from "./config-redis.js";
+import {
+  type BrokerConfig,
+  type CutoverSettings,
+  type DrSettings,
+  envSchema,
+  formatIssues,
+  type logLevel,
+  yamlSchema,
+} from "./config-schema.js";
 import { type SecretsSettings, secretsSchema } from "./config-secrets.js";
 import { ConfigError } from "./errors.js";
 
@@ -22,7 +31,8 @@ export interface SectionSpec {
 export interface Config {
   mode: "local" | "slack-http" | "slack-socket";
   home: string;
-  redis: { url: string; prefix: string };
+  /** One server or Sentinel, TLS, credentials (non-enumerable) and the halt's replication (src/config-redis.ts). */
+  redis: RedisSettings;
   slack: {
     signingSecret?: string;
     botToken?: string;
@@ -48,6 +58,10 @@ export interface Config {
     s3?: { bucket: string; prefix: string; region: string; endpoint?: string };
   };
   runbookUrl?: string;
+  /** DR restore rehearsals: the scratch Redis, the monthly reminder. */
+  dr: DrSettings;
+  /** The go/no-go checklist for enabling an asset class. */
+  cutover: CutoverSettings;
   /** Every known guard's settings, parsed once here. */
   guards: Record<string, GuardSettings>;
   /** The parsed SectionSpec sections by key (read with their owner's accessor, e.g. s3Of). */
@@ -135,10 +149,16 @@ export function loadConfig(
   }
 
   const home = resolve(e.TRADEGUARD_HOME ?? join(homedir(), ".tradeguard"));
+  let redis: RedisSettings;
+  try {
+    redis = resolveRedis(y.redis, clean.REDIS_URL, clean, e.REDIS_PREFIX);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration:\n${(err as Error).message}`);
+  }
   const config: Config = {
     mode,
     home,
-    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    redis,
     slack: {
       signingSecret: e.SLACK_SIGNING_SECRET,
       botToken: e.SLACK_BOT_TOKEN,
@@ -170,6 +190,8 @@ export function loadConfig(
       s3: y.panic.s3,
     },
     runbookUrl: y.runbook_url,
+    dr: y.dr,
+    cutover: y.cutover,
     guards: parseGuardSettings(y.guards, guards, e.TRADEGUARD_CONFIG ?? "yaml"),
     sections: Object.fromEntries(sections.map((x) => [x.key, y[x.key]])),
     env: {},
@@ -192,21 +214,32 @@ export function redactedConfig(c: Config): Record<string, unknown> {
         botToken: mask(c.slack.botToken),
         appToken: mask(c.slack.appToken),
       },
-      redis: { ...c.redis, url: c.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@") },
+      redis: {
+        ...c.redis,
+        url: c.redis.url.replace(/\/\/[^@/]*@/, "//[redacted]@"),
+        password: mask(c.redis.password),
+        sentinelPassword: mask(c.redis.sentinelPassword),
+      },
+      dr: { ...c.dr, scratchUrl: c.dr.scratchUrl?.replace(/\/\/[^@/]*@/, "//[redacted]@") },
       env: undefined,
     }),
   );
 }
 
-/** The identity of a CLI user in the audit log and role checks. */
-export function cliActor(): string {
-  let name = process.env.SUDO_USER || process.env.USER;
-  if (!name) {
-    try {
-      name = userInfo().username;
-    } catch {
-      name = "unknown";
-    }
+/**
+ * The identity of a CLI user in the audit log, role checks and two-person rules: the OS account running the
+ * process (getpwuid), never USER or LOGNAME, which anyone can set to another person's name. Only root acting for a
+ * person through sudo is named by SUDO_USER (sudo sets it, and root could act as anyone anyway). The CLI's two-person
+ * rule is therefore as strong as the desk's OS accounts: on a shared service account it cannot tell people apart,
+ * so approve from Slack or from personal accounts (RUNBOOK.md, sop-resume).
+ */
+export function cliActor(env: Record<string, string | undefined> = process.env): string {
+  let name: string;
+  try {
+    name = userInfo().username;
+  } catch {
+    name = `uid-${process.getuid?.() ?? "unknown"}`;
   }
+  if (process.getuid?.() === 0 && env.SUDO_USER) name = env.SUDO_USER;
   return `cli:${name}`;
 }

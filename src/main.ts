@@ -12,16 +12,23 @@ import { createBrokers } from "./brokers/index.js";
 import { type Config, loadConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
 import { AlertPipeline, PacedQueue } from "./jobs/alerts.js";
+import { withCost } from "./jobs/cost.js";
+import { declareDrFreshness } from "./jobs/dr-freshness.js";
+import { declareEndpointLatency, withEndpointLatency } from "./jobs/endpoint-latency.js";
+import { budgetSource } from "./jobs/error-budget-source.js";
 import { allGuards } from "./jobs/registry.js";
 import { GuardRunner } from "./jobs/runner.js";
 import { declareS3Drift, withS3Drift } from "./jobs/s3-drift.js";
+import { withSlippage } from "./jobs/slippage.js";
 import { createMetrics } from "./metrics.js";
+import { MONITORING_SECTION } from "./monitoring/config.js";
 import { ConsoleNotifier } from "./notify.js";
 import { ClearStore } from "./ops/clear-store.js";
 import type { OpsDeps } from "./ops/deps.js";
 import { createOperations } from "./ops/index.js";
 import { confirmationKey } from "./ops/panic-confirm.js";
 import { PanicStore } from "./ops/panic-store.js";
+import { REPORT_SECTIONS } from "./reports/config.js";
 import type { Runtime, RuntimeOptions } from "./runtime.js";
 import { bucketOf, S3_SECTIONS, s3Of } from "./s3/config.js";
 import { createSecretStore } from "./secrets/index.js";
@@ -32,7 +39,11 @@ import { createRedis } from "./state/redis.js";
 
 /** Parses the configuration once, with the settings of every registered guard. */
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): Config {
-  return declareS3Drift(loadConfig(env, allGuards, S3_SECTIONS));
+  return declareDrFreshness(
+    declareEndpointLatency(
+      declareS3Drift(loadConfig(env, allGuards, [...S3_SECTIONS, MONITORING_SECTION, ...REPORT_SECTIONS])),
+    ),
+  );
 }
 
 /**
@@ -42,7 +53,7 @@ export function loadAppConfig(env: Record<string, string | undefined> = process.
 export async function createRuntime(config: Config, opts: RuntimeOptions): Promise<Runtime> {
   const log = opts.log;
   const auditKeys = loadAuditKey(config.audit.keyFile, { create: config.mode === "local" });
-  const redis = createRedis(config.redis.url, {
+  const redis = createRedis(config.redis, {
     interactive: opts.interactive,
     name: opts.interactive ? "tradeguard-cli" : "tradeguard-bot",
   });
@@ -67,7 +78,16 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     config,
     log,
     metrics,
-    guards: opts.guards ?? withS3Drift(allGuards, config),
+    guards:
+      opts.guards ??
+      withEndpointLatency(
+        withSlippage(withCost(withS3Drift(allGuards, config), { redis, keys, config }), { redis, keys }),
+        config,
+        // The adapters are built below (after the secret store); the probe looks them up when it runs.
+        () => deps.brokers,
+        redis,
+        keys,
+      ),
     alerts,
     audit,
     instanceId,
@@ -110,6 +130,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     now,
     guards,
     alerts,
+    budgets: budgetSource(redis, config.redis.prefix, config),
     anchorNow: () => {
       const source = { kind: "redis" as const, redis, keys };
       // With an audit bucket the S3 module (and the SDK) is loaded on first use; without one, the local file.
@@ -134,6 +155,7 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     ops,
     async close() {
       await guards.stop();
+      await ops.panic.close();
       // A checkpoint being written (after a panic from the CLI) is finished before the process exits, bounded.
       if (pendingAnchors.size) {
         let timer: NodeJS.Timeout | undefined;

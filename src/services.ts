@@ -5,12 +5,17 @@
 // startBot; nothing in src/bot starts background work.
 import type { Server } from "node:http";
 import { startTransport } from "./bot/app.js";
+import { createFileUploader } from "./bot/files.js";
 import { handlers } from "./handlers/index.js";
+import { drReminderJob } from "./jobs/dr-reminder-job.js";
 import { keyRotationJob } from "./jobs/key-rotation-job.js";
 import { startPolicyRestartRelay } from "./jobs/policy-restart-relay.js";
 import type { PolicyWatchdogConfig } from "./jobs/policy-watchdog.js";
 import { reconJob } from "./jobs/recon-job.js";
+import { reportJob } from "./jobs/report-job.js";
 import { scheduleJobs } from "./jobs/scheduled.js";
+import { reportsOf } from "./reports/config.js";
+import type { PublishDeps } from "./reports/publish.js";
 import type { Runtime } from "./runtime.js";
 import { anchorMinutesOf } from "./s3/config.js";
 import { connectionLost, redisReachable } from "./state/redis.js";
@@ -43,10 +48,13 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
   timers.push(setInterval(beat, HEARTBEAT_MS));
 
   rt.guards.start();
-  // Scheduled operations (one replica per slot): the daily recon, the weekly key-age check.
+  // Scheduled operations (one replica per slot): the daily recon, the weekly key-age check, the monthly DR reminder.
   const scheduled = [
     ...(c.recon.enabled ? [reconJob(rt.ops.recon, c.recon.schedule, log)] : []),
     ...(rt.ops.secrets.managedNames().length ? [keyRotationJob(rt.ops.rotate, c.rotation.schedule)] : []),
+    // The monthly DR rehearsal reminder, once a scratch Redis is named to rehearse into.
+    ...(c.dr.reminder && c.dr.scratchUrl ? [drReminderJob(rt.ops.dr, c.dr.reminderSchedule)] : []),
+    ...reportJobs(rt),
   ];
   const jobs = scheduleJobs(scheduled, {
     redis: rt.redis,
@@ -226,4 +234,24 @@ function startKeyReload(rt: Runtime, stopped: () => boolean): { stop(): Promise<
       sub.disconnect();
     },
   };
+}
+
+/** The weekly and monthly report jobs (reports.enabled), posting with the charts to the alert channel. */
+function reportJobs(rt: Runtime) {
+  const r = reportsOf(rt.config);
+  if (!r.enabled) return [];
+  const deps: PublishDeps = {
+    redis: rt.redis,
+    keys: rt.keys,
+    config: rt.config,
+    now: rt.now,
+    keyAges: () => rt.ops.secrets.list(),
+    budgets: rt.budgets,
+    audit: rt.audit,
+    metrics: rt.metrics,
+    notifier: rt.notifier,
+    log: rt.log,
+    uploader: createFileUploader(rt.config, rt.log),
+  };
+  return [reportJob("weekly", r.weekly_schedule, deps), reportJob("monthly", r.monthly_schedule, deps)];
 }

@@ -1,8 +1,8 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { redactedConfig } from "../src/config.js";
+import { cliActor, redactedConfig } from "../src/config.js";
 import { ConfigError } from "../src/errors.js";
 import { loadAppConfig as loadConfig } from "../src/main.js";
 import { captureLog } from "./support/log.js";
@@ -18,7 +18,7 @@ describe("loadConfig", () => {
   it("runs in local mode on embedded defaults with the paper broker and open roles", () => {
     const c = loadConfig({ TRADEGUARD_HOME: home });
     expect(c.mode).toBe("local");
-    expect(c.redis).toEqual({ url: "redis://127.0.0.1:6379", prefix: "" });
+    expect(c.redis).toMatchObject({ url: "redis://127.0.0.1:6379", prefix: "", sentinel: null, tls: null });
     expect(c.http).toEqual({ host: "0.0.0.0", port: 3000 });
     expect(c.brokers).toEqual([{ name: "paper", kind: "paper", latency_ms: 0 }]);
     expect(c.roles).toEqual({ panic: ["*"], clear: ["*"], approve: ["*"], rotate: ["*"] });
@@ -114,5 +114,13 @@ resume: { soak_minutes: 0 }
     expect(all).not.toContain("xoxb-SECRETX");
     expect(all).not.toContain("SIGNING-SECRET");
     expect(all).not.toContain("PASSWORD");
+  });
+});
+
+describe("cliActor", () => {
+  it("is the OS account, whatever USER or LOGNAME say; SUDO_USER counts only for root (sudo)", () => {
+    const me = userInfo().username;
+    expect(cliActor({ USER: "alice", LOGNAME: "alice" })).toBe(`cli:${me}`);
+    expect(cliActor({ SUDO_USER: "alice" })).toBe(process.getuid?.() === 0 ? "cli:alice" : `cli:${me}`);
   });
 });

@@ -2,8 +2,8 @@
 // Socket Mode. Written once.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Runtime } from "../runtime.js";
-import { MODES } from "../state/keys.js";
 import { redisReachable } from "../state/redis.js";
+import { refreshLiveMetrics } from "./live-metrics.js";
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -35,13 +35,7 @@ export function httpRoutes(
   };
   const metrics: Handler = (_req, res) => {
     void (async () => {
-      try {
-        const m = await rt.mode.get();
-        for (const x of MODES) rt.metrics.mode.set({ mode: x }, x === m.mode ? 1 : 0);
-        rt.metrics.redisUp.set(1);
-      } catch {
-        rt.metrics.redisUp.set(0);
-      }
+      await refreshLiveMetrics(rt);
       const text = await rt.metrics.registry.metrics();
       res.writeHead(200, { "content-type": rt.metrics.registry.contentType });
       res.end(text);

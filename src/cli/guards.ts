@@ -1,6 +1,5 @@
-// tradeguard guards run --once | list, and tradeguard runbook [topic]
+// tradeguard guards run --once | list
 import type { Command } from "commander";
-import { findSop, loadRunbook } from "../ops/runbook.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
 
 /** Registers the guards command group and runbook. */
@@ -54,19 +53,5 @@ export function registerGuards(program: Command): void {
             `${r.name.padEnd(20)} ${r.schedule.padEnd(16)} ${r.enabled ? "enabled " : "disabled"} ${"state" in r ? `${r.state} ${r.state === "not_configured" ? (r.notConfigured ?? "") : (r.lastRun ?? "")}` : (r.notConfigured ?? "")}\n`,
           );
       });
-    });
-
-  program
-    .command("runbook [topic...]")
-    .description("list the runbook SOPs, or print the one for a topic")
-    .action((topic: string[] = []) => {
-      const sops = loadRunbook();
-      if (topic.length === 0) {
-        for (const s of sops) process.stdout.write(`${s.anchor.padEnd(28)} ${s.title}\n`);
-        return;
-      }
-      const sop = findSop(sops, topic.join(" "));
-      if (!sop) throw new CliExit(EXIT.usage, `no SOP matches "${topic.join(" ")}"; \`tradeguard runbook\` lists them`);
-      process.stdout.write(`SOP: ${sop.title}\n\n${sop.body}\n`);
     });
 }

@@ -1,4 +1,5 @@
 // tradeguard panic | clear | approve | reject — the kill switch from a shell, through the same operations as Slack.
+// approve/reject dispatch on the request id's prefix: c… clear, r… key rotation, g… cutover (go-live).
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import { cliActor } from "../config.js";
@@ -83,12 +84,23 @@ export function registerKillSwitch(program: Command): void {
 
   program
     .command("approve <requestId>")
-    .description("approve a clear request (c…) or a key rotation (r…; the last approval runs it)")
+    .description("approve a clear request (c…), a key rotation (r…; the last approval runs it) or a cutover (g…)")
     .option("--json", "print the outcome as JSON")
     .option("--wait", "stay until the soak ends and trading is active")
     .action(async (requestId: string, opts: { json?: boolean; wait?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "approve");
+        if (requestId.startsWith("g")) {
+          // A cutover: the gates are checked again; the last approval enables the asset class.
+          const r = await rt.ops.cutover.approve(cliActor(), requestId);
+          if (opts.json) return printJson(r);
+          process.stdout.write(
+            r.outcome === "recorded"
+              ? `Approval recorded (${r.request.approvals.length}/${r.request.needed}).\n`
+              : `Enabled: ${r.request.assetClass} (cutover ${r.request.id}); trading processes may send its orders.\n`,
+          );
+          return;
+        }
         if (requestId.startsWith("r")) {
           const r = await rt.ops.rotate.approve(cliActor(), requestId);
           if (opts.json) return printJson(r);
@@ -116,18 +128,20 @@ export function registerKillSwitch(program: Command): void {
 
   program
     .command("reject <requestId>")
-    .description("reject (or, as its requester, withdraw) a clear request (c…) or a key rotation (r…)")
+    .description("reject (or, as its requester, withdraw) a clear request (c…), a key rotation (r…) or a cutover (g…)")
     .option("--json", "print the request as JSON")
     .action(async (requestId: string, opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "reject");
-        const req = requestId.startsWith("r")
-          ? await rt.ops.rotate.reject(cliActor(), requestId)
-          : await rt.ops.resume.reject(cliActor(), requestId);
+        const kind = requestId.startsWith("g") ? "Cutover" : requestId.startsWith("r") ? "Rotation" : "Clear";
+        const req =
+          kind === "Cutover"
+            ? await rt.ops.cutover.reject(cliActor(), requestId)
+            : kind === "Rotation"
+              ? await rt.ops.rotate.reject(cliActor(), requestId)
+              : await rt.ops.resume.reject(cliActor(), requestId);
         if (opts.json) return printJson(req);
-        process.stdout.write(
-          `${requestId.startsWith("r") ? "Rotation" : "Clear"} request ${req.id} is ${req.state}.\n`,
-        );
+        process.stdout.write(`${kind} request ${req.id} is ${req.state}.\n`);
       });
     });
 }

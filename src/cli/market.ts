@@ -21,11 +21,11 @@ export function parseAt(s: string | undefined, now: () => Date = () => new Date(
 
 /** The desk's unscheduled closures from Redis, or null (with the reason) when Redis cannot be asked. */
 async function readClosures(): Promise<{ closures: Closures | null; note: string | null }> {
-  let url: string;
+  let target: ReturnType<typeof cliConfig>["redis"];
   let prefix: string;
   try {
     const c = cliConfig();
-    url = c.redis.url;
+    target = c.redis;
     prefix = c.redis.prefix;
   } catch (err) {
     return {
@@ -33,7 +33,7 @@ async function readClosures(): Promise<{ closures: Closures | null; note: string
       note: `configuration unreadable (${(err as Error).message}); unscheduled closures not consulted`,
     };
   }
-  const redis = createRedis(url, { interactive: true, name: "tradeguard-cli-market" });
+  const redis = createRedis(target, { interactive: true, name: "tradeguard-cli-market" });
   try {
     if (!(await redisReachable(redis, 1_000))) {
       return { closures: null, note: "Redis unreachable: unscheduled closures (market:closures) not consulted" };

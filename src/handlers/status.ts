@@ -1,5 +1,6 @@
-// /status: the one-screen summary.
+// /status: the one-screen summary; `/status cutover`: the go/no-go checklist with its evidence.
 import type { SlackHandler } from "../bot/handler.js";
+import { cutoverView } from "../bot/views/cutover.js";
 import { statusView } from "../bot/views/status.js";
 
 export const statusHandler: SlackHandler = {
@@ -8,8 +9,12 @@ export const statusHandler: SlackHandler = {
   role: null,
   onCommand:
     (rt) =>
-    async ({ ack, respond }) => {
+    async ({ command, ack, respond }) => {
       await ack();
-      await respond({ response_type: "ephemeral", ...statusView(await rt.ops.status()) });
+      const cutover = command.text.trim().toLowerCase() === "cutover";
+      const view = cutover
+        ? cutoverView(await rt.ops.cutover.check(), rt.config.runbookUrl)
+        : statusView(await rt.ops.status());
+      await respond({ response_type: "ephemeral", ...view });
     },
 };

@@ -68,6 +68,38 @@ export interface AlertSource {
   resolve(stream: string, key: string, now: Date): Promise<void>;
 }
 
+/** One SLO's error budget as operations show it (computed by the error_budget guard's arithmetic). */
+export interface BudgetView {
+  slo: string;
+  description: string;
+  /** Percent of events that must be good over the period. */
+  target: number;
+  periodDays: number;
+  policy: "none" | "reduce_only" | "extra_approver";
+  /** "ok": judged; "no_data": no events in the period; "unreadable": a key or field holds garbage. */
+  state: "ok" | "no_data" | "unreadable";
+  /** Budget left in percent (rounded down, one decimal), null unless judged. */
+  leftPct: string | null;
+  /** Exactly: more than the asked share of the budget is left (false unless judged). */
+  leftAbove: boolean;
+  /** Spent: no budget left, or its policy still in force (error_budget:exhausted). */
+  spent: boolean;
+  /** Events of the period. */
+  good: string;
+  total: string;
+  /** Each burn-rate rule: its windows' burn rates ("15.20×", "—") and whether it fires. */
+  rules: { name: string; severity: "warn" | "critical"; windows: string; firing: boolean }[];
+  problems: string[];
+}
+
+/** What operations read of the error budgets (the cutover gate, `tradeguard budget`). */
+export interface BudgetSource {
+  /** The SLOs declared (empty: error budgets are not configured). */
+  slos(): string[];
+  /** Every SLO's budget at `now`; `minLeftPct` is the share `leftAbove` is judged against (default 0). */
+  read(now: Date, minLeftPct?: number): Promise<{ slos: BudgetView[]; unreadable: KeyProblem[] }>;
+}
+
 export interface OpsDeps {
   config: Config;
   log: Logger;
@@ -90,6 +122,8 @@ export interface OpsDeps {
   now: () => Date;
   guards: GuardStatusSource;
   alerts: AlertSource;
+  /** The SLOs' error budgets (absent where no engine is wired: reported as not configured). */
+  budgets?: BudgetSource;
   /**
    * Writes a signed checkpoint of the audit chain now (after a panic, a resume, a rotation): to the audit bucket, or
    * TRADEGUARD_HOME/checkpoints.jsonl. Best-effort: callers log a failure and carry on.

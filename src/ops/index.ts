@@ -2,7 +2,11 @@
 // role itself, so a transport only maps a refusal to its wire format.
 import { acknowledgeAlert } from "./alerts.js";
 import { blastRadius } from "./blast-radius.js";
+import { BudgetOperation } from "./budget.js";
+import { CutoverOperation } from "./cutover.js";
 import type { OpsDeps } from "./deps.js";
+import { DrOperation } from "./dr.js";
+import { EndpointOperation } from "./endpoints.js";
 import { PanicOperation } from "./panic.js";
 import { PanicRequests } from "./panic-request.js";
 import { ReconOperation } from "./recon.js";
@@ -10,7 +14,8 @@ import { ResumeOperation } from "./resume.js";
 import { authorize } from "./roles.js";
 import { RotateOperation } from "./rotate.js";
 import { SecretsOperation } from "./secrets.js";
-import { getStatus } from "./status.js";
+import { runSoak, type SoakInput } from "./soak.js";
+import { liveStatus } from "./status-live.js";
 
 /** Builds the operations over one set of dependencies. */
 export function createOperations(deps: OpsDeps) {
@@ -27,7 +32,18 @@ export function createOperations(deps: OpsDeps) {
     secrets,
     rotate,
     recon: new ReconOperation(deps),
-    status: () => getStatus(deps),
+    /** DR restore rehearsals (`tradeguard dr`), the monthly reminder. */
+    dr: new DrOperation(deps),
+    /** The go/no-go checklist and the two-person enabling of an asset class (`tradeguard cutover`). */
+    cutover: new CutoverOperation(deps),
+    /** Error budgets: status, lifting a spent budget's policy (`tradeguard budget`). */
+    budget: new BudgetOperation(deps),
+    /** Broker endpoints: list them, switch one back after a failover (`tradeguard endpoint`). */
+    endpoints: new EndpointOperation(deps),
+    /** The latency soak of a broker's cheap read (`tradeguard soak`). */
+    soak: (input: SoakInput) => runSoak(deps, input),
+    /** The status view, or within 4 s a clear error when Redis does not answer (an outage, a failover). */
+    status: () => liveStatus(deps),
     blastRadius: (timeoutMs?: number) => blastRadius(deps, timeoutMs),
     acknowledgeAlert: (actor: string, field: string) => acknowledgeAlert(deps, actor, field),
     authorize: (actor: string, role: Parameters<typeof authorize>[2], action: string) =>

@@ -3,8 +3,12 @@
 // mode goes to active. A panic during the soak wins: it sets halt and the soak's compare-and-set then does nothing.
 import { randomBytes } from "node:crypto";
 import { NotAuthorizedError, NotFoundError, UserInputError } from "../errors.js";
+import type { ReplicationCheck } from "../state/mode.js";
+import { connectionGeneration } from "../state/redis.js";
+import { extraApproverSlos } from "./budget.js";
 import type { ClearRequest } from "./clear-store.js";
 import { audit, type OpsDeps } from "./deps.js";
+import { confirmWrite } from "./halt-keeper.js";
 import { authorize } from "./roles.js";
 
 export interface ApproveResult {
@@ -12,6 +16,8 @@ export interface ApproveResult {
   /** "approved": the mode moved to reduce_only; "recorded": more approvals are needed. */
   outcome: "approved" | "recorded";
   soakUntil: string | null;
+  /** With "approved": whether the move to reduce_only reached the replicas (a lost one fails safe: still halted). */
+  replication?: ReplicationCheck;
 }
 
 /** Resume operations, shared by Slack, the CLI and the bot's soak timer. Each checks the actor's role itself. */
@@ -33,6 +39,8 @@ export class ResumeOperation {
     if (why.length > 500) throw new UserInputError("The reason is longer than 500 characters.");
     const now = d.now();
     const mode = await d.mode.get();
+    // Error budget policy `extra_approver`: while such a budget is spent, a resume needs one more approver.
+    const budgets = await extraApproverSlos(d, actor);
     const ttlMs = d.config.resume.requestTtlMinutes * 60_000;
     const req: ClearRequest = {
       id: `c${now
@@ -43,7 +51,7 @@ export class ResumeOperation {
       reason: why,
       createdAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + ttlMs).toISOString(),
-      needed: d.config.approvals.clear,
+      needed: d.config.approvals.clear + (budgets.length ? 1 : 0),
       approvals: [],
       state: "pending",
       panicId: mode.panicId,
@@ -69,11 +77,12 @@ export class ResumeOperation {
         needed: req.needed,
         panic_id: req.panicId,
         expires_at: req.expiresAt,
+        ...(budgets.length ? { extra_approver_for: budgets } : {}),
       },
     });
     if (opts.announce !== false) {
       await d.notifier.announce({
-        text: `Resume requested by ${actor} (${req.id}): ${why}. Needs ${req.needed} approval(s) from someone else before ${req.expiresAt}: /clear in Slack or \`tradeguard approve ${req.id}\`.`,
+        text: `Resume requested by ${actor} (${req.id}): ${why}. Needs ${req.needed} approval(s) from someone else before ${req.expiresAt}${budgets.length ? ` (one more than usual: the error budget of ${budgets.join(", ")} is spent)` : ""}: /clear in Slack or \`tradeguard approve ${req.id}\`.`,
         severity: "warn",
         sop: "sop-resume",
       });
@@ -91,6 +100,7 @@ export class ResumeOperation {
     const soakMs = d.config.resume.soakMinutes * 60_000;
     const soakUntil = new Date(now.getTime() + soakMs).toISOString();
     const reason = `resume approved (${requestId}): ${existing.reason}`;
+    const generation = connectionGeneration(d.redis);
     const out = await d.clearStore.approve(
       requestId,
       actor,
@@ -127,6 +137,7 @@ export class ResumeOperation {
       });
       return { request, outcome: "recorded", soakUntil: null };
     }
+    const replication = await confirmWrite(d, generation);
     await audit(d, {
       actor,
       action: "clear.approved",
@@ -135,15 +146,20 @@ export class ResumeOperation {
     await audit(d, {
       actor,
       action: "mode.set",
-      details: { mode: "reduce_only", request_id: requestId, soak_until: soakUntil },
+      details: {
+        mode: "reduce_only",
+        request_id: requestId,
+        soak_until: soakUntil,
+        ...replicationDetails(replication),
+      },
     });
     await d.notifier.announce({
-      text: `Resume approved by ${actor}: trading is reduce-only until ${soakUntil}, then active. (${requestId})`,
+      text: `Resume approved by ${actor}: trading is reduce-only until ${soakUntil}, then active. (${requestId})${replicationNote(replication)}`,
       severity: "warn",
       sop: "sop-resume",
     });
     if (soakMs === 0) await this.soakTick();
-    return { request, outcome: "approved", soakUntil };
+    return { request, outcome: "approved", soakUntil, replication };
   }
 
   /** Rejects a pending request (role `approve`, or the requester withdrawing it). */
@@ -190,15 +206,31 @@ export class ResumeOperation {
     const now = d.now();
     if (soak.untilMs > now.getTime()) return false;
     const reason = `soak after ${soak.requestId || "resume"} complete`;
+    const generation = connectionGeneration(d.redis);
     const changed = await d.clearStore.finishSoak(soak.raw, "tradeguard", now, reason);
     if (!changed) return false;
+    const replication = await confirmWrite(d, generation);
     await audit(d, {
       actor: "tradeguard",
       action: "mode.set",
-      details: { mode: "active", request_id: soak.requestId, reason },
+      details: { mode: "active", request_id: soak.requestId, reason, ...replicationDetails(replication) },
     });
-    await d.notifier.announce({ text: `Trading is active again (${reason}).`, severity: "info" });
+    await d.notifier.announce({
+      text: `Trading is active again (${reason}).${replicationNote(replication)}`,
+      severity: "info",
+    });
     void d.anchorNow().catch((err) => d.log.warn({ err }, "resume: could not anchor the audit chain"));
     return true;
   }
+}
+
+/** The audit fields of a mode change's replication check. */
+function replicationDetails(r: ReplicationCheck) {
+  return { replicated: r.outcome, replicas_acked: r.acked, replication_detail: r.detail };
+}
+
+/** What an announcement adds when a resume's mode change is not known to be on a replica (it fails safe if lost). */
+function replicationNote(r: ReplicationCheck): string {
+  if (r.outcome === "replicated" || r.outcome === "no_replicas") return "";
+  return ` Not confirmed on a replica (${r.detail}): after a Redis failover the mode may read stricter again; check /status (RUNBOOK.md#sop-redis-failover).`;
 }

@@ -1,6 +1,6 @@
 // State snapshots taken by a panic: mode, flags and what the brokers held, to a local directory (default) or S3.
 import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import type { Redis } from "ioredis";
 import type { Config } from "../config.js";
 import { bucketOf, s3Of } from "../s3/config.js";
@@ -43,11 +43,25 @@ export async function writeSnapshot(
   content: unknown,
   type: "snapshots" | "statements" = "snapshots",
 ): Promise<string> {
-  const body = `${JSON.stringify(content, null, 2)}\n`;
+  return writeRecord(config, name, `${JSON.stringify(content, null, 2)}\n`, { type });
+}
+
+/**
+ * Writes one record of any content (a report's Markdown, its chart PNGs) to the same place as writeSnapshot; `name`
+ * may hold "/" (a folder of related files). Never overwrites a local file.
+ */
+export async function writeRecord(
+  config: Config,
+  name: string,
+  body: string | Uint8Array,
+  opts: { type?: "snapshots" | "statements"; contentType?: string } = {},
+): Promise<string> {
+  const type = opts.type ?? "snapshots";
+  const contentType = opts.contentType ?? "application/json";
   const section = s3Of(config);
   if (bucketOf(section, type)) {
     const { putRecord } = await import("../s3/objects.js"); // the SDK is loaded only when configured
-    return putRecord(section!, type, `${type}/${name}`, body);
+    return putRecord(section!, type, `${type}/${name}`, body, { contentType });
   }
   const s3 = config.panic.s3;
   if (s3) {
@@ -57,13 +71,11 @@ export async function writeSnapshot(
       ...(s3.endpoint ? { endpoint: s3.endpoint, forcePathStyle: true } : {}),
     });
     const key = `${s3.prefix}${name}`;
-    await client.send(
-      new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: "application/json" }),
-    );
+    await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: body, ContentType: contentType }));
     return `s3://${s3.bucket}/${key}`;
   }
-  mkdirSync(config.panic.snapshotDir, { recursive: true, mode: 0o700 });
   const path = join(config.panic.snapshotDir, name);
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   writeFileSync(path, body, { mode: 0o600, flag: "wx" });
   return path;
 }

@@ -60,10 +60,20 @@ export function createKeys(prefix: string) {
     guardLock: (guard: string) => k(`lock:guard:${guard}`),
     /** Marks a scheduled slot of a guard as taken by one replica. */
     guardSlot: (guard: string, slot: string) => k(`guards:slot:${guard}:${slot}`),
+    /** Hash: the broker's active endpoint (`url`, `since`, `by`, `reason`, `from`); absent → the primary. */
+    endpointActive: (broker: string) => k(ENDPOINT_KEYS.active(broker)),
+    /** List (newest first, bounded): one endpoint's latency samples, JSON {ts, ms, ok, error?}. */
+    endpointLatency: (broker: string, url: string) => k(ENDPOINT_KEYS.latency(broker, url)),
     /** Paper broker state. */
     paperOrders: (broker: string) => k(`paper:${broker}:orders`),
     paperPositions: (broker: string) => k(`paper:${broker}:positions`),
     paperFills: (broker: string) => k(`paper:${broker}:fills`),
+    /** Hash of one cutover (go-live) request (`g…`). */
+    cutoverRequest: (id: string) => k(`cutover:request:${id}`),
+    /** Set of the user ids that approved one cutover request. */
+    cutoverApprovals: (id: string) => k(`cutover:request:${id}:approvals`),
+    /** The id of the open cutover request of one asset class (at most one; expires with the request). */
+    cutoverPending: (assetClass: string) => k(`cutover:pending:${assetClass}`),
   };
 }
 
@@ -100,6 +110,16 @@ export const EVENT_KEYS = {
   earnings: "risk:events:earnings",
 } as const;
 
+/** What the allocator and the models publish for the strategy_caps and feature_schema guards. */
+export const STRATEGY_KEYS = {
+  /** String JSON {"as_of": ISO, "weights": {strategy: decimal string}}: the allocator's current weights. */
+  allocWeights: "alloc:weights",
+  /** Hash feature set → JSON {"version","published_at"}: the schema version the feature store serves. */
+  featureStoreSchema: "feature_store:schema",
+  /** Hash strategy → JSON {"model","feature_set","version","trained_at"?}: what its model was trained on. */
+  modelFeatureSchema: "model:feature_schema",
+} as const;
+
 /** Market rules and the pre-trade gate. */
 export const MARKET_KEYS = {
   /** Hash YYYY-MM-DD → reason: unscheduled closures declared by the desk. */
@@ -120,6 +140,15 @@ export const MARKET_KEYS = {
   pdt: "pdt",
   /** Hash strategy → JSON {max_qty?, max_notional?, halted?, reason?}. */
   strategyCaps: "strategy:caps",
+  /** Hash strategy → JSON {min_weight?, max_weight?, max_gross_notional?, max_position?, max_order_notional?}
+   * (decimal strings): the configured bounds, published by the strategy_caps guard. */
+  strategyBounds: "strategy:bounds",
+  /** Hash strategy → JSON {reason, source, since}: only reducing orders (written by the error_budget guard). */
+  strategyReduceOnly: "strategy:reduce_only",
+  /** Hash strategy → JSON {reason, source, since}: no new exposure (written by the feature_schema guard). */
+  strategyBlocked: "strategy:blocked",
+  /** String JSON {enabled, request_id, approved_by, at} per asset class (absent = not cut over). */
+  cutover: (assetClass: string) => `cutover:${assetClass}`,
   /** Zset per symbol: eligible trades (member JSON {id, price, size}, score epoch ms), written by the feed. */
   trades: (symbol: string) => `md:trades:${symbol}`,
   /** Hash per symbol: the NBBO {bid, ask, ts, low?, halted?, ssr?}, written by the feed. */
@@ -134,6 +163,75 @@ export const MARKET_KEYS = {
   modeChannel: "mode",
   heartbeat: "heartbeat:bot",
   eventLock: EVENT_KEYS.lock,
+} as const;
+
+/** Broker endpoints: the active one every adapter follows, and the latency window the endpoint_latency guard keeps. */
+export const ENDPOINT_KEYS = {
+  /** hash `url`, `since` (ISO), `by`, `reason`, `from`: written by the guard's failover and `tradeguard endpoint use`. */
+  active: (broker: string) => `endpoint:active:${broker}`,
+  /** list of JSON samples, newest first, LTRIMmed to `max_samples`; `<url>` is the configured endpoint, normalised. */
+  latency: (broker: string, url: string) => `endpoint:latency:${broker}:${url}`,
+} as const;
+
+/** Cost guardrails (`cost` guard). `<source>` is a configured cost source; dates and months are UTC. */
+export const COST_KEYS = {
+  /** hash YYYY-MM-DD → decimal string: the source's cost of that UTC day so far (exporters; Cost Explorer DAILY). */
+  daily: (source: string) => `cost:daily:${source}`,
+  /** hash YYYY-MM → decimal string: the month's total (month to date for the current one); optional for exporters. */
+  monthly: (source: string) => `cost:monthly:${source}`,
+  /** hash YYYY-MM → decimal string: the writer's forecast of the month's total at its end (optional). */
+  forecast: (source: string) => `cost:forecast:${source}`,
+  /** string ISO-8601: when the source's figures were last written successfully. */
+  updated: (source: string) => `cost:updated:${source}`,
+  /** string JSON {at, ok, requests, error?, estimated?}: the last Cost Explorer refresh attempt. */
+  fetch: (source: string) => `cost:fetch:${source}`,
+  /** string integer: Cost Explorer requests made on one UTC day (48 h TTL). */
+  requests: (source: string, date: string) => `cost:requests:${source}:${date}`,
+} as const;
+
+/** Backtest–live slippage (`slippage` guard), aggregated from `ledger:fills` per New York trade date and strategy. */
+export const SLIPPAGE_KEYS = {
+  /** string: the id of the last `ledger:fills` entry the guard consumed. */
+  cursor: "slippage:cursor",
+  /** hash: one strategy's slippage aggregate of one trade date (fields in docs/redis-keys.md). */
+  daily: (date: string, strategy: string) => `slippage:daily:${date}:${strategy}`,
+  /** set: the strategies with an aggregate on that trade date. */
+  strategies: (date: string) => `slippage:strategies:${date}`,
+  /** list of JSON {entry, reason, at}, newest first, capped: ledger entries the guard could not use. */
+  skipped: "slippage:skipped",
+} as const;
+
+/**
+ * Error budgets (`error_budget` guard). Trading processes count good/total events per SLO into two rings of hashes
+ * whose names never change (so the guard can declare them): minute counts in a ring of `MINUTE_SLOTS` day slots,
+ * day counts in a ring of `DAY_BLOCKS` blocks of `DAY_BLOCK_DAYS` days. Fields carry the absolute epoch minute/day,
+ * so a slot's leftovers from an earlier lap are never counted; the TTLs (set on every write) let a slot expire
+ * before its next lap. docs/redis-keys.md has the writer's recipe.
+ */
+export const SLO_KEYS = {
+  MINUTE_SLOTS: 5,
+  /** 3.5 days: outlives the longest burn window (72 h) after a slot's last write, gone before its next lap (4 days). */
+  MINUTE_TTL_MS: 302_400_000,
+  DAY_BLOCK_DAYS: 32,
+  DAY_BLOCKS: 3,
+  /** 40 days: outlives the longest SLO period (31 days), gone long before the block's next lap (64 days). */
+  DAY_TTL_MS: 3_456_000_000,
+  /** hash `<epoch minute>:g|t` → good/total events of that minute; slot = epoch day mod MINUTE_SLOTS. */
+  minutes: (slo: string, slot: number) => `slo:${slo}:m:${slot}`,
+  /** hash `<epoch day>:g|t` → good/total events of that UTC day; block = floor(epoch day / 32) mod DAY_BLOCKS. */
+  days: (slo: string, block: number) => `slo:${slo}:d:${block}`,
+  /** hash SLO → JSON {since, policy, enforced, strategies}: SLOs whose budget is spent. Owned by the guard. */
+  exhausted: "error_budget:exhausted",
+  /** hash SLO → JSON {by, reason, at}: a spent budget's policy lifted by command until the budget is back. */
+  waivers: "error_budget:waivers",
+} as const;
+
+/** DR restore rehearsals (`tradeguard dr rehearse`, `dr_freshness` guard). */
+export const DR_KEYS = {
+  /** string JSON {"ts","ok","keys","ms"}: the latest rehearsal, successful or not. */
+  lastRehearsal: "dr:last_rehearsal",
+  /** string JSON {"ts","ok":true,"keys","ms"}: the latest successful rehearsal. */
+  lastSuccess: "dr:last_success",
 } as const;
 
 /** The shared rate limiter and quota counters (names are validated by src/ratelimit/keys.ts before use). */

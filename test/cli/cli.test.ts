@@ -102,7 +102,7 @@ describe("tradeguard CLI", () => {
     const self = await runCli(["approve", id], env);
     expect(self.code).toBe(1);
     expect(self.stderr).toMatch(/someone else has to approve/);
-    const ok = await runCli(["approve", id, "--json"], { ...env, USER: "alice" });
+    const ok = await runCli(["approve", id, "--json"], { ...env, SUDO_USER: "alice" });
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({
       outcome: "approved",

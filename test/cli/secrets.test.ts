@@ -104,7 +104,7 @@ describe("tradeguard secrets and rotate", () => {
     const self = await cli(["approve", req.id]);
     expect(self.code).not.toBe(0);
     expect(self.stderr).toMatch(/someone else/);
-    const ok = await cli(["approve", req.id, "--json"], { USER: "alice" });
+    const ok = await cli(["approve", req.id, "--json"], { SUDO_USER: "alice" });
     expect(ok.code).toBe(0);
     expect(JSON.parse(ok.stdout)).toMatchObject({ outcome: "rotated" });
 
@@ -123,16 +123,16 @@ describe("tradeguard secrets and rotate", () => {
     const everything = [...outputs, ...audit, ...files].join("\n");
     for (const s of [OLD.secret, NEW.secret]) expect(everything).not.toContain(s);
     expect(audit.join("\n")).toMatch(/rotate\.promoted/);
-  });
+  }, 90_000); // a dozen CLI processes in a row
 
   it("reject <r-id> closes a rotation request without touching the keys", async () => {
     const third = { keyId: "PKCLITHIRD0000000003", secret: "cli-third-secret-DO-NOT-LEAK-3" };
     await cli(["secrets", "stage", "alpaca-live", "--key-id", third.keyId], {}, `${third.secret}\n`);
     const req = JSON.parse((await cli(["rotate", "alpaca-live", "--json"])).stdout);
-    const r = await cli(["reject", req.id, "--json"], { USER: "alice" });
+    const r = await cli(["reject", req.id, "--json"], { SUDO_USER: "alice" });
     expect(r.code).toBe(0);
     const list = JSON.parse((await cli(["secrets", "list", "--json"])).stdout)[0];
     expect(list).toMatchObject({ current_key_id: NEW.keyId, pending_key_id: third.keyId });
-    expect((await cli(["approve", req.id], { USER: "alice" })).code).not.toBe(0);
+    expect((await cli(["approve", req.id], { SUDO_USER: "alice" })).code).not.toBe(0);
   });
 });

@@ -4,7 +4,11 @@ import { fileURLToPath } from "node:url";
 
 const entry = fileURLToPath(new URL("./cli-entry.ts", import.meta.url));
 
-/** Runs `tradeguard <args>` with `env` (added to a minimal environment); resolves with exit code and output. */
+/**
+ * Runs `tradeguard <args>` with `env` (added to a minimal environment); resolves with exit code and output. The CLI
+ * names its user from the OS account; the tests run as root, where SUDO_USER names the person (as sudo sets it), so
+ * `{ SUDO_USER: "alice" }` is another person.
+ */
 export function runCli(
   args: string[],
   env: Record<string, string>,
@@ -12,7 +16,14 @@ export function runCli(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", USER: "ops", LOG_LEVEL: "warn", ...env },
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/root",
+        USER: "ops",
+        SUDO_USER: "ops",
+        LOG_LEVEL: "warn",
+        ...env,
+      },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
@@ -28,7 +39,14 @@ export function runCli(
 /** Starts `tradeguard <args>` in the background (e.g. `start`); the caller stops it. */
 export function spawnCli(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", USER: "ops", LOG_LEVEL: "warn", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      USER: "ops",
+      SUDO_USER: "ops",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
@@ -64,6 +82,7 @@ export function runCliOnTty(
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/root",
         USER: "ops",
+        SUDO_USER: "ops",
         LOG_LEVEL: "warn",
         TERM: "dumb",
         ...env,

@@ -14,6 +14,7 @@ import { createRuntime } from "../../src/main.js";
 import type { Announcement, Notifier } from "../../src/notify.js";
 import { createNotifier } from "../../src/notify-factory.js";
 import type { Runtime } from "../../src/runtime.js";
+import { redisReachable } from "../../src/state/redis.js";
 import { silentLog } from "./log.js";
 
 /** Records announcements instead of posting them. */
@@ -73,13 +74,19 @@ export async function testRuntime(
     env,
     notifier: notifier as RecordingNotifier,
     async cleanup() {
-      let cursor = "0";
-      do {
-        const [next, keys] = await rt.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length) await rt.redis.del(...keys);
-      } while (cursor !== "0");
-      await rt.close();
+      try {
+        // A runtime pointed at a Redis that is not there (a test of that) has no keys to remove.
+        if (await redisReachable(rt.redis)) {
+          let cursor = "0";
+          do {
+            const [next, keys] = await rt.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+            cursor = next;
+            if (keys.length) await rt.redis.del(...keys);
+          } while (cursor !== "0");
+        }
+      } finally {
+        await rt.close();
+      }
     },
   };
 }

@@ -91,28 +91,55 @@ export function blockActionBody(
 export interface RecordedCall {
   path: string;
   body: Record<string, unknown>;
+  /** The raw request body (the bytes of a file upload). */
+  bytes: Buffer;
+  contentType: string;
 }
 
-/** A fake Slack: Web API methods under /api/, response_url posts under /response/. */
+/** A file as the fake's external upload flow holds it (files.getUploadURLExternal, then a POST to its URL). */
+export interface FakeUpload {
+  id: string;
+  filename: string;
+  length: number;
+  altText: string | null;
+  bytes: Buffer | null;
+}
+
+/**
+ * A fake Slack: Web API methods under /api/, response_url posts under /response/, and the external file upload flow
+ * (https://docs.slack.dev/reference/methods/files.getUploadURLExternal): files.getUploadURLExternal needs `filename`
+ * and `length` and returns an upload URL under /upload/<file id>; a POST of the bytes there answers
+ * `uploadStatus` (200, "OK - <length>"); files.completeUploadExternal takes `files` (a JSON array of {id, title}) and
+ * refuses ids never reserved, never uploaded, or uploaded with another length than reserved (invalid_arguments).
+ */
 export async function startFakeSlack(): Promise<{
   url: string;
   apiUrl: string;
   responseUrl: (n?: string) => string;
   calls: RecordedCall[];
+  uploads: Map<string, FakeUpload>;
+  /** HTTP status the upload URL answers (a test sets 500 to see a failed upload). */
+  uploadStatus: number;
   close: () => Promise<void>;
   waitFor: (pred: (c: RecordedCall) => boolean, timeoutMs?: number) => Promise<RecordedCall>;
 }> {
   const calls: RecordedCall[] = [];
+  const uploads = new Map<string, FakeUpload>();
+  let nextFile = 1;
+  const state = { uploadStatus: 200 };
   const waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
   const server: Server = createServer(async (req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString();
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString();
+    const contentType = req.headers["content-type"] ?? "";
     let body: Record<string, unknown> = {};
-    if ((req.headers["content-type"] ?? "").includes("json")) body = raw ? JSON.parse(raw) : {};
-    else body = Object.fromEntries(new URLSearchParams(raw));
-    for (const k of ["blocks", "attachments"]) if (typeof body[k] === "string") body[k] = JSON.parse(body[k] as string);
-    const call = { path: req.url ?? "", body };
+    if (contentType.includes("json")) body = raw ? JSON.parse(raw) : {};
+    else if (!/octet-stream|^image\//.test(contentType)) body = Object.fromEntries(new URLSearchParams(raw));
+    for (const k of ["blocks", "attachments", "files"])
+      if (typeof body[k] === "string") body[k] = JSON.parse(body[k] as string);
+    const call = { path: req.url ?? "", body, bytes, contentType };
     calls.push(call);
     for (const w of [...waiters])
       if (w.pred(call)) {
@@ -123,6 +150,20 @@ export async function startFakeSlack(): Promise<{
       res.writeHead(Number(call.path.split("/")[2]) || 500, { "content-type": "text/plain" });
       return res.end("failure injected by the test");
     }
+    if (call.path.startsWith("/upload/")) {
+      const u = uploads.get(call.path.slice("/upload/".length));
+      if (!u) {
+        res.writeHead(404, { "content-type": "text/plain" });
+        return res.end("no such upload");
+      }
+      if (state.uploadStatus !== 200) {
+        res.writeHead(state.uploadStatus, { "content-type": "text/plain" });
+        return res.end("failure injected by the test");
+      }
+      u.bytes = bytes;
+      res.writeHead(200, { "content-type": "text/plain" });
+      return res.end(`OK - ${bytes.length}`);
+    }
     res.writeHead(200, { "content-type": "application/json" });
     if (call.path.startsWith("/api/auth.test"))
       return res.end(
@@ -130,6 +171,31 @@ export async function startFakeSlack(): Promise<{
       );
     if (call.path.startsWith("/api/chat.postMessage"))
       return res.end(JSON.stringify({ ok: true, channel: body.channel, ts: `${Date.now() / 1000}` }));
+    if (call.path.startsWith("/api/files.getUploadURLExternal")) {
+      const length = Number(body.length);
+      if (typeof body.filename !== "string" || !body.filename || !Number.isInteger(length) || length < 0)
+        return res.end(JSON.stringify({ ok: false, error: "invalid_arguments" }));
+      const id = `F${String(nextFile++).padStart(9, "0")}`;
+      const altText = typeof body.alt_txt === "string" ? body.alt_txt : null;
+      uploads.set(id, { id, filename: body.filename, length, altText, bytes: null });
+      return res.end(JSON.stringify({ ok: true, upload_url: `${url}/upload/${id}`, file_id: id }));
+    }
+    if (call.path.startsWith("/api/files.completeUploadExternal")) {
+      const files = Array.isArray(body.files) ? (body.files as { id?: unknown; title?: unknown }[]) : [];
+      const ok =
+        files.length > 0 &&
+        files.every((f) => {
+          const u = typeof f.id === "string" ? uploads.get(f.id) : undefined;
+          return u?.bytes && u.bytes.length === u.length;
+        });
+      if (!ok) return res.end(JSON.stringify({ ok: false, error: "invalid_arguments" }));
+      return res.end(
+        JSON.stringify({
+          ok: true,
+          files: files.map((f) => ({ id: f.id, title: f.title ?? uploads.get(f.id as string)!.filename })),
+        }),
+      );
+    }
     res.end(JSON.stringify({ ok: true }));
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
@@ -140,6 +206,13 @@ export async function startFakeSlack(): Promise<{
     apiUrl: `${url}/api/`,
     responseUrl: (n = randomBytes(3).toString("hex")) => `${url}/response/${n}`,
     calls,
+    uploads,
+    get uploadStatus() {
+      return state.uploadStatus;
+    },
+    set uploadStatus(v: number) {
+      state.uploadStatus = v;
+    },
     close: () => new Promise((r) => server.close(() => r())),
     waitFor(pred, timeoutMs = 10_000) {
       const found = calls.find(pred);
