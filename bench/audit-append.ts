@@ -1,4 +1,4 @@
-// audit-append: 4 AuditLog writers (own ioredis connection and mirror file each, one Redis prefix → one chain)
+// audit-append (report only, run when named): 4 AuditLog writers (own ioredis connection and mirror file each, one Redis prefix → one chain)
 // append 20,000 entries in total. Baseline: raw Ed25519 signing of as many 32-byte hashes in the same process.
 import { randomBytes, sign } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -9,11 +9,10 @@ import { AuditLog, readEntries } from "../src/audit/log.js";
 import { createKeys } from "../src/state/keys.js";
 import { createRedis, type Redis } from "../src/state/redis.js";
 import { silentLog } from "../test/support/log.js";
-import { type Benchmark, fmtInt, fmtMs, fmtRate, fmtRatio, type Row, say, tempDir, verdict, withRedis } from "./lib.js";
+import { type Benchmark, fmtInt, fmtMs, fmtRate, fmtRatio, type Row, ratioOf, say, tempDir, withRedis } from "./lib.js";
 
 const WRITERS = 4;
 const TOTAL = 20_000;
-const TARGET_PER_SEC = 2_000;
 
 type AppendScript = { tgAuditAppend(...args: string[]): Promise<[number, string?, string?]> };
 
@@ -41,6 +40,7 @@ function instrument(redis: Redis, stats: ScriptStats): void {
 }
 
 export const auditAppend: Benchmark = {
+  id: "",
   name: "audit-append",
   description: `${WRITERS} concurrent AuditLog writers, ${fmtInt(TOTAL)} entries, one chain`,
   run: () =>
@@ -124,22 +124,24 @@ export const auditAppend: Benchmark = {
 
         const rows: Row[] = [
           {
+            id: "",
             bench: "audit-append",
             metric: `append rate, ${WRITERS} writers, ${fmtInt(TOTAL)} entries`,
-            value: fmtRate(appendRate, "entries"),
+            measured: fmtRate(appendRate, "entries"),
             baseline: fmtRate(signRate, "signs"),
-            ratio: fmtRatio(appendRate / signRate),
-            target: `≥ ${fmtInt(TARGET_PER_SEC)}/s`,
-            verdict: verdict(appendRate >= TARGET_PER_SEC && chainOk),
+            ratio: ratioOf(appendRate / signRate, 1),
+            target: "- (report only)",
+            verdict: "INFO",
           },
           {
+            id: "",
             bench: "audit-append",
             metric: "chain verified after the run (Redis)",
-            value: chainOk ? `ok, ${fmtInt(check.entries)} entries` : `FAILED: ${check.reason}`,
+            measured: chainOk ? `ok, ${fmtInt(check.entries)} entries` : `FAILED: ${check.reason}`,
             baseline: "-",
-            ratio: "-",
-            target: "ok",
-            verdict: verdict(chainOk),
+            ratio: null,
+            target: "- (report only)",
+            verdict: "INFO",
           },
         ];
         return rows;

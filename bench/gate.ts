@@ -1,27 +1,24 @@
 // gate: what the pre-trade gate costs a trading process, and how fast a halt reaches many of them.
-// 1. `gate.check()` calls per second in-process (a loaded gate with strategy caps, locates, a PDT account and an
+// 1. P6: `gate.check()` calls per second in-process (a loaded gate with strategy caps, locates, a PDT account and an
 //    event lock in force, so the full decision path runs), against a baseline of an empty function called the same
-//    way in the same loop.
-// 2. A halt set with ModeStore.set (the Lua script: SET mode + meta + PUBLISH) → 50 gate clients (50 separate
+//    way in the same loop. Target ≥ 1,000,000 calls/s.
+// 2. gate-fanout (report only, run when named): a halt set with ModeStore.set (the Lua script: SET mode + meta + PUBLISH) → 50 gate clients (50 separate
 //    subscriber connections, createGate each) refuse orders: per client, from the set() call to the moment that
 //    client's check() refuses; p50/p99 over 50 changes (alternating halt/active). Baseline: a bare SET + PUBLISH
 //    pipeline → 50 bare subscribers, measured the same way and interleaved change by change.
-// Starts its own redis-server (test/support/global-setup.ts). `run()` prints; `gateBench` returns summary rows for
-// bench/run.ts.
+// Each starts its own redis-server (test/support/global-setup.ts).
 import { Redis } from "ioredis";
 import { createGate, type Gate, type OrderCheck } from "../src/gate/index.js";
 import { createKeys, type Mode } from "../src/state/keys.js";
 import { ModeStore } from "../src/state/mode.js";
 import { startRedisServer } from "../test/support/global-setup.js";
-import { type Benchmark, dist, fmtDist, fmtInt, fmtMs, fmtRate, fmtRatio, type Row, say, verdict } from "./lib.js";
+import { type Benchmark, dist, fmtDist, fmtInt, fmtMs, fmtRate, type Row, ratioOf, say, targetRow } from "./lib.js";
 
 const CALLS = 2_000_000;
 const CLIENTS = 50;
 const CHANGES = 50;
 const WARMUP = 5;
-/** Bench-chosen targets (the brief gives none). */
 const TARGET_CHECKS_PER_S = 1_000_000;
-const TARGET_P99_MS = 20;
 /** A fixed instant in a regular session (Wednesday 2026-11-25, 11:00 New York), so market hours never refuse. */
 const NOW = Date.parse("2026-11-25T11:00:00-05:00");
 const ORDER: OrderCheck = {
@@ -68,23 +65,20 @@ function rate(fn: (o: OrderCheck) => unknown): number {
   return (CALLS / ms) * 1000;
 }
 
-/** Runs both measurements and returns the summary rows (prints the details as it goes). */
-async function measure(): Promise<Row[]> {
+/** P6: check() calls per second against an empty function in the same loop. */
+async function measureChecks(): Promise<Row[]> {
   const srv = await startRedisServer();
   const redis = new Redis(srv.url, { maxRetriesPerRequest: 1 });
-  const gates: Gate[] = [];
-  const bare: Redis[] = [];
+  let g: Gate | null = null;
   try {
     const prefix = "bench:gate:";
     await seed(redis, prefix);
-
-    // ---- 1. check() throughput
-    const g = await createGate({ url: srv.url, prefix, now: () => NOW, pollMs: 3_600_000, refreshMs: 3_600_000 });
-    gates.push(g);
-    const sample = g.check(ORDER);
+    g = await createGate({ url: srv.url, prefix, now: () => NOW, pollMs: 3_600_000, refreshMs: 3_600_000 });
+    const gate = g;
+    const sample = gate.check(ORDER);
     if (!sample.allow) throw new Error(`bench order refused: ${sample.reasons.join("; ")}`);
     const noop = (o: OrderCheck) => o;
-    const gateRate = rate((o) => g.check(o).allow);
+    const gateRate = rate((o) => gate.check(o).allow);
     const baseRate = rate(noop);
     say(
       `gate.check(): ${fmtRate(gateRate, "calls")} (${fmtInt(1e9 / gateRate)} ns/call); sample answer ${JSON.stringify(sample)}`,
@@ -92,8 +86,34 @@ async function measure(): Promise<Row[]> {
     say(
       `baseline empty function in the same loop: ${fmtRate(baseRate, "calls")} (${(1e9 / baseRate).toFixed(1)} ns/call)`,
     );
+    return [
+      targetRow({
+        id: "P6",
+        bench: "gate",
+        metric: "check() calls/s in-process",
+        measured: fmtRate(gateRate, "calls"),
+        baseline: `empty fn ${fmtRate(baseRate, "calls")}`,
+        ratio: ratioOf(gateRate, baseRate),
+        target: `≥ ${fmtInt(TARGET_CHECKS_PER_S)}/s`,
+        pass: gateRate >= TARGET_CHECKS_PER_S,
+      }),
+    ];
+  } finally {
+    await g?.close();
+    redis.disconnect();
+    await srv.stop();
+  }
+}
 
-    // ---- 2. halt → 50 gates
+/** halt → CLIENTS gates refuse, against SET+PUBLISH → as many bare subscribers (report only). */
+async function measureFanout(): Promise<Row[]> {
+  const srv = await startRedisServer();
+  const redis = new Redis(srv.url, { maxRetriesPerRequest: 1 });
+  const gates: Gate[] = [];
+  const bare: Redis[] = [];
+  try {
+    const prefix = "bench:gate:";
+    await seed(redis, prefix);
     const clients: { gate: Gate; seen: (ms: number) => void }[] = [];
     let expectAllow = true;
     let t0 = 0;
@@ -191,34 +211,19 @@ async function measure(): Promise<Row[]> {
       `(${CHANGES} changes, ${WARMUP} warm-up changes excluded; ${CLIENTS * 2} gate connections + ${CLIENTS} bare subscribers)`,
     );
 
+    const row = (metric: string, m: number, b: number): Row => ({
+      id: "",
+      bench: "gate-fanout",
+      metric,
+      measured: fmtMs(m),
+      baseline: `SET+PUBLISH ${fmtMs(b)}`,
+      ratio: ratioOf(m, b),
+      target: "- (report only)",
+      verdict: "INFO",
+    });
     return [
-      {
-        bench: "gate",
-        metric: "check() calls/s in-process",
-        value: fmtRate(gateRate, "calls"),
-        baseline: `empty fn ${fmtRate(baseRate, "calls")}`,
-        ratio: fmtRatio(baseRate / gateRate),
-        target: `≥ ${fmtInt(TARGET_CHECKS_PER_S)}/s (bench-chosen)`,
-        verdict: verdict(gateRate >= TARGET_CHECKS_PER_S),
-      },
-      {
-        bench: "gate",
-        metric: `halt → ${CLIENTS} gates refuse, p50`,
-        value: fmtMs(ga.p50),
-        baseline: `SET+PUBLISH ${fmtMs(ba.p50)}`,
-        ratio: fmtRatio(ga.p50 / ba.p50),
-        target: "-",
-        verdict: "INFO",
-      },
-      {
-        bench: "gate",
-        metric: `halt → ${CLIENTS} gates refuse, p99`,
-        value: fmtMs(ga.p99),
-        baseline: `SET+PUBLISH ${fmtMs(ba.p99)}`,
-        ratio: fmtRatio(ga.p99 / ba.p99),
-        target: `≤ ${TARGET_P99_MS} ms (bench-chosen)`,
-        verdict: verdict(ga.p99 <= TARGET_P99_MS),
-      },
+      row(`halt → ${CLIENTS} gates refuse, p50`, ga.p50, ba.p50),
+      row(`halt → ${CLIENTS} gates refuse, p99`, ga.p99, ba.p99),
     ];
   } finally {
     await Promise.all(gates.map((g) => g.close()));
@@ -228,26 +233,16 @@ async function measure(): Promise<Row[]> {
   }
 }
 
-/** For bench/run.ts. */
 export const gateBench: Benchmark = {
+  id: "P6",
   name: "gate",
-  description: `gate.check() calls/s in-process; halt → ${CLIENTS} gate clients refuse, p50/p99 over ${CHANGES} changes`,
-  run: measure,
+  description: "gate.check() calls/s in-process vs an empty function in the same loop",
+  run: measureChecks,
 };
 
-/** Runs the gate benchmark and prints its results. */
-export async function run(): Promise<void> {
-  process.stdout.write(`== gate: ${gateBench.description}\n`);
-  const rows = await measure();
-  for (const r of rows) {
-    process.stdout.write(
-      `  ${r.metric}: ${r.value} | baseline ${r.baseline} | ratio ${r.ratio} | target ${r.target} | ${r.verdict}\n`,
-    );
-  }
-}
-
-// `npx tsx bench/gate.ts` runs it on its own.
-if (import.meta.url === `file://${process.argv[1]}`) {
-  await run();
-  process.exit(0);
-}
+export const gateFanout: Benchmark = {
+  id: "",
+  name: "gate-fanout",
+  description: `halt → ${CLIENTS} gate clients refuse, p50/p99 over ${CHANGES} changes, vs SET+PUBLISH`,
+  run: measureFanout,
+};

@@ -5,18 +5,24 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startRedisServer } from "../test/support/global-setup.js";
 
-/** One line of the summary table. `verdict` INFO means the row has no target. */
+/**
+ * One line of the summary table (and of `--json`). `id` is the desk's target (issue #17: P1…P8), "" for a report-only
+ * row; `ratio` is measured ÷ baseline (null when there is none); `verdict` INFO means the row has no target.
+ */
 export interface Row {
+  id: string;
   bench: string;
   metric: string;
-  value: string;
+  measured: string;
   baseline: string;
-  ratio: string;
+  ratio: number | null;
   target: string;
   verdict: "PASS" | "FAIL" | "INFO" | "ERROR";
 }
 
 export interface Benchmark {
+  /** The target it measures (P1…P8), or "" for a benchmark run only when named. */
+  id: string;
   name: string;
   description: string;
   run(): Promise<Row[]>;
@@ -127,32 +133,55 @@ export function verdict(pass: boolean): "PASS" | "FAIL" {
   return pass ? "PASS" : "FAIL";
 }
 
-/** Prints one indented report line of the running benchmark. */
-export function say(line = ""): void {
-  process.stdout.write(`  ${line}\n`);
+/** Where progress goes: stdout, or stderr with `--json` (stdout then carries only the JSON object). */
+let progress: NodeJS.WritableStream = process.stdout;
+
+/** Sends progress to stderr (for `--json`). */
+export function progressToStderr(): void {
+  progress = process.stderr;
 }
 
-/** Prints rows as an aligned plain-text table. */
+/** Writes progress text as is. */
+export function log(text: string): void {
+  progress.write(text);
+}
+
+/** Prints one indented report line of the running benchmark. */
+export function say(line = ""): void {
+  progress.write(`  ${line}\n`);
+}
+
+/** A ratio rounded for the JSON rows (null when not finite). */
+export function ratioOf(measured: number, baseline: number): number | null {
+  const r = measured / baseline;
+  return Number.isFinite(r) ? Math.round(r * 100) / 100 : null;
+}
+
+/** A row with a target: PASS when `pass`, the ratio measured ÷ baseline. */
+export function targetRow(r: Omit<Row, "verdict" | "ratio"> & { ratio: number | null; pass: boolean }): Row {
+  const { pass, ...rest } = r;
+  return { ...rest, verdict: pass ? "PASS" : "FAIL" };
+}
+
+/** Prints rows as an aligned plain-text table (Markdown-compatible). */
 export function table(rows: Row[]): string {
-  const head: Record<keyof Row, string> = {
+  const head = {
+    id: "id",
     bench: "benchmark",
     metric: "metric",
-    value: "measured",
+    measured: "measured",
     baseline: "baseline (same run)",
     ratio: "ratio",
     target: "target",
     verdict: "result",
   };
   const cols = Object.keys(head) as (keyof Row)[];
-  const width = (c: keyof Row) => Math.max(head[c].length, ...rows.map((r) => r[c].length));
-  const widths = cols.map(width);
-  const line = (r: Record<keyof Row, string>) =>
-    cols
-      .map((c, i) => r[c].padEnd(widths[i]!))
-      .join(" | ")
-      .trimEnd();
-  const rule = widths.map((w) => "-".repeat(w)).join("-+-");
-  return [line(head), rule, ...rows.map(line)].join("\n");
+  const cell = (r: Row, c: keyof Row) => (c === "ratio" ? (r.ratio === null ? "-" : fmtRatio(r.ratio)) : String(r[c]));
+  const body = rows.map((r) => cols.map((c) => cell(r, c)));
+  const widths = cols.map((c, i) => Math.max(head[c].length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((x, i) => x.padEnd(widths[i]!)).join(" | ")} |`;
+  const rule = `|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`;
+  return [line(cols.map((c) => head[c])), rule, ...body.map(line)].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -85,7 +85,7 @@ export function verifySignature(hash: string, sig: string, publicKey: KeyObject)
 }
 
 /** The fields after `details` in a canonically stored entry: hash, prev, seq, sig, ts (anchored at the end). */
-const CANONICAL_TAIL =
+export const CANONICAL_TAIL =
   /,"hash":"([0-9a-f]{64})","prev":"([0-9a-f]{64})","seq":([1-9]\d{0,15}),"sig":"([A-Za-z0-9+/]+={0,2})","ts":("(?:[^"\\]|\\.)*")\}$/;
 
 export interface VerifyResult {

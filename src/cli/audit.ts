@@ -1,9 +1,9 @@
 // tradeguard audit verify | anchor | pubkey | tail
 import type { Command } from "commander";
 import { verifyCheckpoints } from "../audit/anchor.js";
-import { verifyChain } from "../audit/chain.js";
 import { loadAuditKey, loadPublicKey } from "../audit/keyfile.js";
 import { type AuditSource, readEntries, tailEntries } from "../audit/log.js";
+import { verifySource } from "../audit/verify-parallel.js";
 import { ConfigError } from "../errors.js";
 import { createKeys } from "../state/keys.js";
 import { createRedis, redisReachable } from "../state/redis.js";
@@ -12,7 +12,7 @@ import { CliExit, cliConfig, EXIT, printJson } from "./context.js";
 async function source(file: string | undefined): Promise<{ src: AuditSource; close: () => void }> {
   if (file) return { src: { kind: "file", file }, close: () => {} };
   const config = cliConfig();
-  const redis = createRedis(config.redis.url, { interactive: true, name: "tradeguard-cli" });
+  const redis = createRedis(config.redis, { interactive: true, name: "tradeguard-cli" });
   if (!(await redisReachable(redis, 2_000))) {
     redis.disconnect();
     throw new CliExit(
@@ -54,7 +54,8 @@ export function registerAudit(program: Command): void {
       const { src, close } = await source(opts.file);
       try {
         const started = Date.now();
-        const result = await verifyChain(readEntries(src), key, { full: opts.full });
+        // On several cores when the chain is long (src/audit/verify-parallel.ts); the result is verifyChain's.
+        const result = await verifySource(src, key, { full: opts.full });
         // Checkpoints are verified with the same public key: a checkpoint signed by another key is not one of ours.
         // The S3 SDK is loaded only when needed: every CLI command (panic included) loads this file.
         const sink = opts.checkpoints ? (await import("../s3/anchoring.js")).checkpointSinkFor(cliConfig()) : null;

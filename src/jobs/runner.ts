@@ -6,7 +6,7 @@
 // the desk has not declared yet is never run and shows as "not configured".
 import type { Redis } from "ioredis";
 import type { ScheduledTask } from "node-cron";
-import { Counter, Gauge, Histogram } from "prom-client";
+import type { Counter, Gauge, Histogram } from "prom-client";
 import type { AuditLog } from "../audit/log.js";
 import type { Config } from "../config.js";
 import { ConfigError } from "../errors.js";
@@ -78,7 +78,6 @@ export class GuardRunner {
   private readonly entries: Entry[];
   private readonly now: () => Date;
   private readonly effects: EffectRunner;
-  private readonly gauges = new Map<string, Gauge>();
   private readonly stateGauge: Gauge;
   private readonly runs: Counter;
   private readonly durations: Histogram;
@@ -102,43 +101,12 @@ export class GuardRunner {
       };
     });
     this.effects = new EffectRunner(deps);
-    const reg = deps.metrics.registry;
-    const existing = <T>(name: string) => reg.getSingleMetric(name) as T | undefined;
-    this.stateGauge =
-      existing<Gauge>("tradeguard_guard_state") ??
-      new Gauge({
-        name: "tradeguard_guard_state",
-        help: "Guard state: 0 ok, 1 warn, 2 critical, 3 stale, 4 error",
-        labelNames: ["guard"],
-        registers: [reg],
-      });
-    this.runs =
-      existing<Counter>("tradeguard_guard_runs_total") ??
-      new Counter({
-        name: "tradeguard_guard_runs_total",
-        help: "Guard runs by outcome",
-        labelNames: ["guard", "state"],
-        registers: [reg],
-      });
-    this.durations =
-      existing<Histogram>("tradeguard_guard_duration_seconds") ??
-      new Histogram({
-        name: "tradeguard_guard_duration_seconds",
-        help: "Guard run duration (probe + evaluate)",
-        labelNames: ["guard"],
-        buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10],
-        registers: [reg],
-      });
-    for (const e of this.entries) {
-      for (const m of e.guard.metrics ?? []) {
-        if (this.gauges.has(m.name)) continue;
-        this.gauges.set(
-          m.name,
-          existing<Gauge>(m.name) ??
-            new Gauge({ name: m.name, help: m.help, labelNames: m.labelNames ?? [], registers: [reg] }),
-        );
-      }
-    }
+    // Every metric comes from the catalog (src/metrics-catalog.ts); a guard declaring a gauge it lacks stops here.
+    const m = deps.metrics;
+    this.stateGauge = m.guardState;
+    this.runs = m.guardRuns;
+    this.durations = m.guardDuration;
+    for (const e of this.entries) for (const g of e.guard.metrics ?? []) m.checkGuardGauge(g.name);
   }
 
   /** Guards with their schedules (for `tradeguard guards list`). */
@@ -329,7 +297,7 @@ export class GuardRunner {
       }
       const findings = e.guard.evaluate(snapshot, now, e.config).map((f) => ({ ...f, guard: f.guard || name }));
       for (const m of e.guard.measure?.(snapshot, e.config) ?? [])
-        this.gauges.get(m.name)?.set(m.labels ?? {}, m.value);
+        this.deps.metrics.guardGauge(m.name).set(m.labels ?? {}, m.value);
       const durationMs = elapsed();
       const worst: GuardState = findings.some((f) => f.severity === "critical")
         ? "critical"

@@ -83,7 +83,7 @@ export class ReconOperation {
 
     // The statement first: a missing file is a usage error before the ledger is read.
     input.onProgress?.({ phase: "statement", rows: 0 });
-    const { statement, source } = await this.statement(input);
+    const { statement, source } = await this.statement(input, recon);
     inputs.push({ source, sha256: statement.sha256 });
     recon.addStatement(statement.statement);
 
@@ -117,15 +117,21 @@ export class ReconOperation {
     });
   }
 
+  /**
+   * The statement. Saved files are streamed: their fills, fees (and CSV positions) go straight into `recon` as they
+   * are read, so a run's memory does not grow with the statement; what is returned holds the rest (rows, errors,
+   * cash, Alpaca positions), for `recon.addStatement`.
+   */
   private async statement(
     input: ReconInput,
+    recon: Reconciler,
   ): Promise<{ statement: { statement: Statement; sha256: string }; source: string }> {
     if (input.statement) {
       const { file, positions } = input.statement;
       const sha256 = await hashFiles([file, ...(positions ? [positions] : [])]);
       const statement = /\.csv$/i.test(file)
-        ? await readCsvStatement(file, { date: input.date })
-        : await readAlpacaStatement({ activities: file, positions }, { date: input.date });
+        ? await readCsvStatement(file, { date: input.date, sink: recon })
+        : await readAlpacaStatement({ activities: file, positions }, { date: input.date, sink: recon });
       return { statement: { statement, sha256 }, source: positions ? `${file} + ${positions}` : file };
     }
     const broker = this.deps.brokers.find((b) => b.name === input.broker);

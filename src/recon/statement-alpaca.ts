@@ -7,6 +7,7 @@ import { basename } from "node:path";
 import { z } from "zod";
 import { UsageError } from "../errors.js";
 import { parseFixed } from "./fixed.js";
+import type { StatementSink } from "./statement-csv.js";
 import { isCalendarDate, tradeDate } from "./trade-date.js";
 import type { InputError, Statement, StatementFee, StatementFill, StatementPosition } from "./types.js";
 
@@ -105,6 +106,8 @@ export interface AlpacaStatementOptions {
    * among the activities) to get the date's end-of-day positions. Set by the live fetch.
    */
   rollBackPositions?: boolean;
+  /** Takes the date's fills and fees as they are read, instead of the Statement (positions stay: see rollBack). */
+  sink?: StatementSink;
 }
 
 /** Accumulates Alpaca activities and positions, entry by entry, into the Statement of one date. */
@@ -203,7 +206,9 @@ export class AlpacaStatementBuilder {
     const { ts, day } = f.transaction_time;
     if (day === this.opts.date) {
       const { order_id: orderId, symbol, side, qty, price } = f;
-      this.fills.push({ orderId, symbol, side, qty, price, ts, tradeDate: day, where });
+      const fill = { orderId, symbol, side, qty, price, ts, tradeDate: day, where };
+      if (this.opts.sink) this.opts.sink.addStatementFill(fill);
+      else this.fills.push(fill);
       return;
     }
     this.outside++;
@@ -225,8 +230,10 @@ export class AlpacaStatementBuilder {
       return;
     }
     // A fee charged is a negative net_amount; StatementFee.amount is the cost (positive), a refund negative.
-    if (FEE_TYPES.has(type))
-      this.fees.push({ symbol: a.symbol || null, amount: -a.net_amount!, tradeDate: a.date, where });
+    if (!FEE_TYPES.has(type)) return;
+    const fee = { symbol: a.symbol || null, amount: -a.net_amount!, tradeDate: a.date, where };
+    if (this.opts.sink) this.opts.sink.addStatementFee(fee);
+    else this.fees.push(fee);
   }
 
   private rolledBack(now: StatementPosition[]): StatementPosition[] {

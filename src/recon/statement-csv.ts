@@ -2,6 +2,8 @@
 // movements, end-of-day positions and opening/closing cash, one record per row, for one date or many. Parsed with
 // csv-parse's streaming API (quoted fields with commas, quotes and newlines work), never by splitting on commas.
 // Every row is validated; a bad one is an InputError naming the file and the line it starts on ("statement.csv:17").
+// With a `sink` (the Reconciler), the date's fills, fees and positions go to it as they are read instead of into
+// the Statement, so a statement of any size is read in constant memory.
 import { createReadStream } from "node:fs";
 import { basename } from "node:path";
 import { Readable } from "node:stream";
@@ -41,8 +43,25 @@ const RECORD_TYPES = Object.keys(RECORDS).join(" | ");
 const STOP = new Error("stop");
 const SIDES: ReadonlySet<string> = new Set(["buy", "sell", "sell_short"]);
 
+/**
+ * Where a streaming statement reader puts the date's items as it reads them; the Reconciler is one. A reader given a
+ * sink returns its Statement without them (empty lists), with the rows, errors and cash as usual.
+ */
+export interface StatementSink {
+  addStatementFill(f: StatementFill): void;
+  addStatementFee(f: StatementFee): void;
+  addStatementPositions(positions: Iterable<StatementPosition>): void;
+}
+
+/** What to read a CSV statement for: the date, and where its items go when they are streamed. */
+export interface CsvStatementOptions {
+  /** The trade date (America/New_York, YYYY-MM-DD). */
+  date: string;
+  sink?: StatementSink;
+}
+
 /** Reads a generic CSV statement file into the Statement of `date` (America/New_York, YYYY-MM-DD), streaming. */
-export function readCsvStatement(file: string, opts: { date: string }): Promise<Statement> {
+export function readCsvStatement(file: string, opts: CsvStatementOptions): Promise<Statement> {
   const source = createReadStream(file, { highWaterMark: 1 << 20 });
   return parseCsvStatement(source, basename(file), opts, file);
 }
@@ -51,12 +70,12 @@ export function readCsvStatement(file: string, opts: { date: string }): Promise<
 export async function parseCsvStatement(
   input: NodeJS.ReadableStream | string,
   label: string,
-  opts: { date: string },
+  opts: CsvStatementOptions,
   path = label,
 ): Promise<Statement> {
   if (!isCalendarDate(opts.date)) throw new UsageError(`date: not a calendar date (${JSON.stringify(opts.date)})`);
   const source = typeof input === "string" ? Readable.from([input]) : input;
-  const sheet = new CsvSheet(label, opts.date);
+  const sheet = new CsvSheet(label, opts.date, opts.sink ?? null);
   // Rows are taken in csv-parse's on_record hook, synchronously and in order, so every row before a fatal CSV error
   // (an unclosed quote) is still validated and counted; nothing is buffered, nothing emitted downstream.
   const parser = parse({
@@ -110,6 +129,7 @@ class CsvSheet {
   constructor(
     private readonly label: string,
     private readonly date: string,
+    private readonly sink: StatementSink | null,
   ) {}
 
   /** Takes the header or one record; false when the file cannot be read further (a bad header). */
@@ -236,14 +256,18 @@ class CsvSheet {
             tradeDate: date,
             where,
           };
-          this.fills.push(f);
+          if (this.sink) this.sink.addStatementFill(f);
+          else this.fills.push(f);
         }
         break;
       }
       case "fee": {
         const amount = num("amount");
-        if (problems.length === 0 && ours)
-          this.fees.push({ symbol: v("symbol") || null, amount, tradeDate: date, where });
+        if (problems.length === 0 && ours) {
+          const f = { symbol: v("symbol") || null, amount, tradeDate: date, where };
+          if (this.sink) this.sink.addStatementFee(f);
+          else this.fees.push(f);
+        }
         break;
       }
       case "position": {
@@ -253,7 +277,8 @@ class CsvSheet {
         if (seen) problems.push(`symbol: a second position for ${symbol} on ${date} (first at ${seen})`);
         if (problems.length === 0 && ours) {
           this.positionAt.set(symbol, where);
-          this.positions.push({ symbol, qty, where });
+          if (this.sink) this.sink.addStatementPositions([{ symbol, qty, where }]);
+          else this.positions.push({ symbol, qty, where });
         }
         break;
       }
