@@ -64,7 +64,13 @@ export function recordResponseMeta(ex: Exchange): WeakMap<object, ResponseMeta> 
 
 /** Strips request signatures from an error message and caps its length, so it can go to logs and Slack. */
 function redact(message: string): string {
-  return message.replace(/signature=[^&\s"]+/gi, "signature=<redacted>").slice(0, 500);
+  // The signature and every credential a venue takes in the query string or a header echoed back in its message.
+  return message
+    .replace(
+      /([A-Za-z0-9_-]*(?:signature|sign|api[-_]?key|secret|passphrase|access[-_]?key|token))(["']?\s*[=:]\s*["']?)[^&\s"',}]+/gi,
+      "$1$2<redacted>",
+    )
+    .slice(0, 500);
 }
 
 /** Maps anything thrown by ccxt (or by us) to a BrokerHttpError the retry policy understands. */

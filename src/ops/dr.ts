@@ -205,7 +205,13 @@ export class DrOperation {
       }),
       id(scratch),
     ]);
-    if (live !== null && live === other && (d.redis.options.db ?? 0) === (scratch.options.db ?? 0))
+    // Without a run_id (a proxy or a managed Redis hiding INFO server) the two cannot be told apart: a restore could
+    // overwrite the live keyspace, so refuse rather than guess.
+    if (live === null || other === null)
+      throw new ConfigError(
+        `cannot tell dr.scratch_url (${redact(d.config.dr.scratchUrl!)}) from the live Redis: ${live === null ? "the live" : "the scratch"} Redis reports no run_id in INFO server`,
+      );
+    if (live === other && (d.redis.options.db ?? 0) === (scratch.options.db ?? 0))
       throw new ConfigError(
         `dr.scratch_url (${redact(d.config.dr.scratchUrl!)}) is the live keyspace (server ${live}, DB ${scratch.options.db ?? 0}): point it at another instance or DB`,
       );

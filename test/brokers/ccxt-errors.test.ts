@@ -63,6 +63,18 @@ describe("toBrokerHttpError", () => {
     expect(mapped.userMessage).not.toContain("0123abcdef");
     expect(mapped.userMessage.length).toBeLessThan(560);
   });
+
+  it("redacts every credential a venue may echo: keys, secrets, passphrases, tokens (query, JSON, headers)", () => {
+    const echoed = [
+      "GET /api/v3/account?apiKey=AKIAKEY1&timestamp=2&client_secret=SEC2",
+      '{"X-MBX-APIKEY": "HDR3", "OK-ACCESS-PASSPHRASE":"PASS4", "access_token":"TOK5"}',
+      "secret: SEC6, sign=SIG7",
+    ].join(" ");
+    const msg = toBrokerHttpError("b", "op", new InsufficientFunds(echoed), none).userMessage;
+    for (const leaked of ["AKIAKEY1", "SEC2", "HDR3", "PASS4", "TOK5", "SEC6", "SIG7"])
+      expect(msg).not.toContain(leaked);
+    expect(msg).toContain("apiKey=<redacted>&timestamp=2");
+  });
 });
 
 /** A stand-in for a ccxt exchange: only the two hooks recordResponseMeta wraps, as spies with scripted outcomes. */
