@@ -266,6 +266,15 @@ export const yamlSchema = z
     redis: redisSectionSchema,
     dr: drSchema,
     cutover: cutoverSchema,
+    /** How the guard runner shares ticks across bot replicas (src/jobs/runner/lease.ts). */
+    guard_runner: z
+      .object({
+        /** A tick's lease: renewed every third of it while the tick runs; a killed holder's slot is taken over once
+         * it lapses. Shorter: a crash is noticed sooner; it must outlast a stall of the event loop or of Redis. */
+        lease_ms: z.number().int().min(200).max(60_000).default(2_000),
+      })
+      .strict()
+      .default({ lease_ms: 2_000 }),
     /** Validated per guard against each guard's own schema (see GuardSpec), after this parse. */
     guards: z.record(z.string(), z.unknown()).default({}),
   })

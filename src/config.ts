@@ -62,6 +62,8 @@ export interface Config {
   dr: DrSettings;
   /** The go/no-go checklist for enabling an asset class. */
   cutover: CutoverSettings;
+  /** The guard runner's tick lease across replicas. */
+  guardRunner: { leaseMs: number };
   /** Every known guard's settings, parsed once here. */
   guards: Record<string, GuardSettings>;
   /** The parsed SectionSpec sections by key (read with their owner's accessor, e.g. s3Of). */
@@ -192,6 +194,7 @@ export function loadConfig(
     runbookUrl: y.runbook_url,
     dr: y.dr,
     cutover: y.cutover,
+    guardRunner: { leaseMs: y.guard_runner.lease_ms },
     guards: parseGuardSettings(y.guards, guards, e.TRADEGUARD_CONFIG ?? "yaml"),
     sections: Object.fromEntries(sections.map((x) => [x.key, y[x.key]])),
     env: {},

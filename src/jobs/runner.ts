@@ -1,8 +1,8 @@
-// The guard runner. Per tick: claim the guard's slot and lock (one replica per tick; runner/schedule.ts) → read every
+// The guard runner. Per tick: claim the guard's slot (one replica per slot, leased; runner/lease.ts) → read every
 // key the due guards declared in ONE pipelined round trip and validate it (runner/snapshot.ts: garbage becomes a
 // "data invalid" finding, never a crash) → probe (I/O, with a timeout) → evaluate (pure) → apply flag changes
-// atomically and audit them (runner/effects.ts) → alerts → record state and metrics. A guard that throws or overruns
-// is reported; the others keep running. Settings come parsed from the config (config.guards); a guard whose subject
+// atomically, conditional on what the guard read, and audit them (runner/effects.ts) → alerts → record state and
+// metrics. A guard that throws or overruns is reported; the others keep running. Settings come parsed from the config (config.guards); a guard whose subject
 // the desk has not declared yet is never run and shows as "not configured".
 import type { Redis } from "ioredis";
 import type { ScheduledTask } from "node-cron";
@@ -16,10 +16,11 @@ import type { GuardState, GuardStatus } from "../ops/deps.js";
 import type { Keys } from "../state/keys.js";
 import { HASH_FIELD_CHECKS, type KeyProblem, readKeys } from "../state/validate.js";
 import type { AlertPipeline } from "./alerts.js";
-import type { Finding, FlagChange, Guard, KeyRead, Snapshot } from "./guard.js";
-import { EffectRunner } from "./runner/effects.js";
-import { claimTick, intervalMs, scheduleTicks } from "./runner/schedule.js";
-import { readSnapshot } from "./runner/snapshot.js";
+import type { Finding, FlagChange, Guard, KeyRead, ProbeContext, Snapshot } from "./guard.js";
+import { describeSkipped, EffectRunner } from "./runner/effects.js";
+import { SOP as LEASE_SOP, TickLeases } from "./runner/lease.js";
+import { intervalMs, scheduleTicks } from "./runner/schedule.js";
+import { type GuardValues, readSnapshot } from "./runner/snapshot.js";
 
 export const GUARD_STATE_VALUE: Record<Exclude<GuardState, "not_configured">, number> = {
   ok: 0,
@@ -42,6 +43,13 @@ export interface RunOnceResult {
   guards: GuardRun[];
   /** Keys of the engine's own state that could not be read this tick (e.g. `alerts:open` of the wrong type). */
   unreadable: KeyProblem[];
+  /** Scheduled slots this tick took over from a replica whose lease lapsed (they ran here, after the tick's own). */
+  takeovers?: { guard: string; slot: string; from: string }[];
+}
+
+/** What a probe is given: the ProbeContext, and the scheduled slot the run is for (null: a manual run). */
+export interface TickContext extends ProbeContext {
+  slot: string | null;
 }
 
 interface Entry {
@@ -83,6 +91,8 @@ export class GuardRunner {
   private readonly durations: Histogram;
   /** Redis round trips of the last tick (reported by the benchmark). */
   lastTickRoundTrips = 0;
+  /** Ticks started by this instance: each holds its leases under its own owner token. */
+  private ticks = 0;
 
   constructor(private readonly deps: RunnerDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -204,73 +214,113 @@ export class GuardRunner {
 
   /**
    * One tick over `due` guards. `slot` (the scheduled time) makes a scheduled tick run on exactly one replica even
-   * when several replicas fire for the same slot; a manual run (slot null) only takes the lock.
+   * when several replicas fire for the same slot, and lets the replica take over a slot whose holder died (its lease
+   * lapsed: runner/lease.ts); a manual run (slot null) takes the guard's lock instead.
    */
   async tick(due: Entry[], slot: string | null): Promise<RunOnceResult> {
-    const { redis, keys, instanceId } = this.deps;
-    const lockMs = Math.max(...due.map((e) => e.timeoutMs), 1000) + 5_000;
-    const claim = await claimTick(
-      redis,
-      keys,
-      due.map((e) => ({ name: e.guard.name, lockMs })),
+    const owner = `${this.deps.instanceId}#${++this.ticks}`;
+    const leases = new TickLeases(this.deps, owner, this.deps.config.guardRunner.leaseMs);
+    const claim = await leases.claim(
+      due.map((e) => e.guard.name),
       slot,
-      instanceId,
     );
-    void this.effects.release(claim.giveBack, instanceId);
-    let roundTrips = 1;
     const mine = due.filter((e) => claim.mine.includes(e.guard.name));
-    if (mine.length === 0) return { findings: [], guards: [], unreadable: [] };
+    const takeovers: NonNullable<RunOnceResult["takeovers"]> = [];
+    const empty: RunOnceResult = { findings: [], guards: [], unreadable: [] };
+    if (mine.length === 0 && claim.lapsed.length === 0) return slot ? { ...empty, takeovers } : empty;
+    leases.start();
     try {
-      const snap = await readSnapshot(redis, keys, mine);
-      roundTrips += snap.roundTrips;
-      const now = this.now();
-      // Probes may wait on the network: guards evaluate concurrently.
-      const results = await Promise.all(
-        mine.map((e, i) => this.evaluate(e, snap.perGuard[i]!.values, snap.perGuard[i]!.invalid, now)),
-      );
-      const findings: Finding[] = [];
-      const runs: GuardRun[] = [];
-      const record = redis.pipeline();
-      for (const r of results) {
-        findings.push(...r.findings);
-        if (r.actions.length) {
-          roundTrips++;
-          await this.effects.apply(r.entry.guard.name, r.actions);
-        }
-        const run: GuardRun = {
-          name: r.entry.guard.name,
-          state: r.state,
-          detail: r.detail,
-          lastRun: now.toISOString(),
-          durationMs: r.durationMs,
-        };
-        runs.push(run);
-        record.hset(keys.guardsState, run.name, JSON.stringify(run));
-        if (run.state !== "not_configured") this.stateGauge.set({ guard: run.name }, GUARD_STATE_VALUE[run.state]);
-        this.runs.inc({ guard: run.name, state: run.state });
-        this.durations.observe({ guard: run.name }, run.durationMs / 1000);
+      const result = mine.length ? await this.runHeld(mine, slot, leases, owner) : empty;
+      if (slot) result.takeovers = takeovers;
+      // A slot whose holder's lease lapsed (it died mid-tick) runs here, after this tick's own slot.
+      for (const l of claim.lapsed) {
+        const entry = due.find((e) => e.guard.name === l.guard)!;
+        const got = await leases.takeOver(l.guard, l.slot);
+        if (!got) continue;
+        this.deps.log.warn(
+          { guard: l.guard, slot: l.slot, from: got.from, sop: LEASE_SOP },
+          "taking over a guard slot: its holder's lease lapsed",
+        );
+        takeovers.push({ guard: l.guard, slot: l.slot, from: got.from });
+        const r = await this.runHeld([entry], l.slot, leases, owner);
+        result.findings.push(...r.findings);
+        result.guards.push(...r.guards);
       }
-      const alerts = await this.deps.alerts.processTick(
-        results.map((r) => ({ stream: r.entry.guard.alertStream ?? r.entry.guard.name, findings: r.findings })),
-        now,
-      );
-      roundTrips += 2;
-      await record.exec();
-      roundTrips++;
-      this.lastTickRoundTrips = roundTrips + 1; // + lock release below
-      return { findings, guards: runs, unreadable: alerts.unreadable };
+      return result;
     } finally {
-      await this.effects.release(
-        mine.map((e) => e.guard.name),
-        instanceId,
-      );
+      await leases.stop();
     }
   }
 
-  private async evaluate(e: Entry, values: Record<string, unknown>, invalid: string[], now: Date) {
+  /** Runs guards whose slot (or lock) `leases` holds, then finishes the slot (done, or failed) or releases the lock. */
+  private async runHeld(mine: Entry[], slot: string | null, leases: TickLeases, owner: string): Promise<RunOnceResult> {
+    const names = mine.map((e) => e.guard.name);
+    let ok = false;
+    try {
+      const r = await this.run(mine, slot, (e) => !leases.isLost(e.guard.name, slot));
+      ok = true;
+      return r;
+    } finally {
+      if (slot === null) {
+        leases.forgetLocks(names);
+        await this.effects.release(names, owner);
+      } else await leases.settle(names, slot, ok ? "done" : "failed");
+    }
+  }
+
+  /** The work of a tick: snapshot → probe/evaluate → effects → alerts → state. `live` drops a guard whose lease lapsed. */
+  private async run(mine: Entry[], slot: string | null, live: (e: Entry) => boolean): Promise<RunOnceResult> {
+    const { redis, keys } = this.deps;
+    let roundTrips = 1;
+    const snap = await readSnapshot(redis, keys, mine);
+    roundTrips += snap.roundTrips;
+    const now = this.now();
+    // Probes may wait on the network: guards evaluate concurrently.
+    const evaluated = await Promise.all(mine.map((e, i) => this.evaluate(e, snap.perGuard[i]!, now, slot)));
+    // A guard whose lease lapsed while it ran is another replica's now: it applies nothing and records nothing.
+    const results = evaluated.filter((r) => live(r.entry));
+    for (const r of evaluated)
+      if (!live(r.entry)) this.deps.log.warn({ guard: r.entry.guard.name, slot }, "guard tick abandoned: lease lost");
+    const findings: Finding[] = [];
+    const runs: GuardRun[] = [];
+    const record = redis.pipeline();
+    for (const r of results) {
+      findings.push(...r.findings);
+      let detail = r.detail;
+      if (r.actions.length) {
+        roundTrips++;
+        const skipped = await this.effects.apply(r.entry.guard.name, r.actions, r.read);
+        if (skipped.length) detail += `; ${describeSkipped(skipped)}`;
+      }
+      const run: GuardRun = {
+        name: r.entry.guard.name,
+        state: r.state,
+        detail,
+        lastRun: now.toISOString(),
+        durationMs: r.durationMs,
+      };
+      runs.push(run);
+      record.hset(keys.guardsState, run.name, JSON.stringify(run));
+      if (run.state !== "not_configured") this.stateGauge.set({ guard: run.name }, GUARD_STATE_VALUE[run.state]);
+      this.runs.inc({ guard: run.name, state: run.state });
+      this.durations.observe({ guard: run.name }, run.durationMs / 1000);
+    }
+    const alerts = await this.deps.alerts.processTick(
+      results.map((r) => ({ stream: r.entry.guard.alertStream ?? r.entry.guard.name, findings: r.findings })),
+      now,
+    );
+    roundTrips += 2;
+    await record.exec();
+    roundTrips++;
+    this.lastTickRoundTrips = roundTrips + 1; // + the lock release or slot finish
+    return { findings, guards: runs, unreadable: alerts.unreadable };
+  }
+
+  private async evaluate(e: Entry, got: GuardValues, now: Date, slot: string | null) {
+    const { values, invalid, read } = got;
     const name = e.guard.name;
     const started = performance.now();
-    const base = { entry: e, actions: [] as FlagChange[] };
+    const base = { entry: e, read, actions: [] as FlagChange[] };
     const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
     if (invalid.length) {
       const f: Finding = {
@@ -288,8 +338,9 @@ export class GuardRunner {
       const snapshot: Snapshot = { values };
       if (e.guard.probe) {
         const signal = AbortSignal.timeout(e.timeoutMs);
+        const ctx: TickContext = { signal, now, slot };
         snapshot.probe = await Promise.race([
-          e.guard.probe(e.config, { signal, now }),
+          e.guard.probe(e.config, ctx),
           new Promise<never>((_, reject) =>
             signal.addEventListener("abort", () => reject(new Error(`probe overran its ${e.timeoutMs} ms budget`))),
           ),

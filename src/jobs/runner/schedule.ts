@@ -1,6 +1,7 @@
-// When guards run and on which replica: node-cron schedules, and the claim of a tick. A scheduled tick claims its
-// slot (`guards:slot:<guard>:<slot>`, first replica wins) and the guard's lock (`lock:guard:<guard>`, held while the
-// tick runs and expiring on its own if the holder dies); a manual tick only takes the lock.
+// When guards run: node-cron schedules, whose slot (the scheduled time, the same on every replica) names the tick —
+// which replica runs it is runner/lease.ts's business. `claimTick` is the older slot-and-lock claim the scheduled
+// operations (src/jobs/scheduled.ts: recon, key rotation) still use: the slot (`guards:slot:<name>:<slot>`, SET NX)
+// and a lock that expires on its own (`lock:guard:<name>`).
 import type { Redis } from "ioredis";
 import cron, { type ScheduledTask } from "node-cron";
 import type { Keys } from "../../state/keys.js";
@@ -16,12 +17,18 @@ export function intervalMs(schedule: string): number {
   }
 }
 
-/** Schedules `run(slot)` on a cron expression; the slot is the scheduled time (ISO), the same on every replica. */
+/**
+ * Schedules `run(slot)` on a cron expression; the slot is the scheduled time (ISO), the same on every replica. A slot
+ * node-cron missed (this process was blocked past its tolerance) is still handed to `run`, late: the claim decides
+ * whether another replica already ran it.
+ */
 export function scheduleTicks(name: string, schedule: string, run: (slot: string) => void): ScheduledTask {
-  return cron.schedule(schedule, (ctx) => run((ctx?.date ?? new Date()).toISOString()), {
+  const task = cron.schedule(schedule, (ctx) => run((ctx?.date ?? new Date()).toISOString()), {
     name: `guard:${name}`,
     noOverlap: true,
   });
+  task.on("execution:missed", (ctx) => run(ctx.date.toISOString()));
+  return task;
 }
 
 /**

@@ -11,10 +11,12 @@ import type { z } from "zod";
 import type { Keys } from "../../state/keys.js";
 import { type KeyRead, ReadFailure } from "../guard.js";
 
-/** One guard's validated values and the reads that failed. */
+/** One guard's validated values, the reads that failed, and the raw values it read (`<type> <logical key>`). */
 export interface GuardValues {
   values: Record<string, unknown>;
   invalid: string[];
+  /** What Redis returned for each of its reads that succeeded: what its flag changes are conditional on. */
+  read: Map<string, unknown>;
 }
 
 /** Reads and validates the declared keys of several guards; returns per guard (by index) what it may evaluate. */
@@ -54,11 +56,14 @@ export async function readSnapshot(
       raw[i] = [new Error(`wrong type (${types[n]?.[1] ?? "unknown"})`), null];
     });
   }
-  const perGuard: GuardValues[] = guards.map(() => ({ values: {}, invalid: [] }));
+  const perGuard: GuardValues[] = guards.map(() => ({ values: {}, invalid: [], read: new Map() }));
+  const ids = [...slots.keys()];
   const checked: Map<unknown, Checked>[] = Array.from({ length: slots.size }, () => new Map());
   const zsets: unknown[] = [];
   for (const l of layout) {
     const out = perGuard[l.guard]!;
+    const [readErr, readValue] = raw[l.slot] ?? [new Error("no reply"), null];
+    if (!readErr) out.read.set(ids[l.slot]!, readValue);
     const same = plainShape(l.read.schema) ?? l.read.schema;
     let c = checked[l.slot]!.get(same);
     if (!c) {
