@@ -1,14 +1,18 @@
-// Scheduled operations (not guards): the daily recon, the weekly key-age check. Each fires on a cron schedule in
-// America/New_York and runs on exactly one bot replica per slot (the same slot claim and lock as guard ticks).
+// Scheduled operations (not guards): the daily recon, the weekly key-age check, the reports, the DR reminder. Each
+// fires on a cron schedule in America/New_York and runs on exactly one bot replica per slot, leased like a guard tick
+// (src/jobs/runner/lease.ts): the first replica to claim the slot runs it and renews its lease while it runs; the
+// others watch the slot until it is done, and when its holder died (the lease lapsed) one of them takes it over and
+// runs it — a killed replica delays a recon by about one lease, it never loses it.
 import type { Redis } from "ioredis";
 import cron, { type ScheduledTask } from "node-cron";
 import type { AuditLog } from "../audit/log.js";
 import type { Logger } from "../log.js";
 import type { Keys } from "../state/keys.js";
-import { EffectRunner } from "./runner/effects.js";
-import { claimTick } from "./runner/schedule.js";
+import { TickLeases } from "./runner/lease.js";
 
 export const JOB_ZONE = "America/New_York";
+/** A job's lease: long enough to ride out a CPU-heavy stretch of a recon, short enough to notice a dead holder soon. */
+export const JOB_LEASE_MS = 10_000;
 
 export interface ScheduledJob {
   name: string;
@@ -17,36 +21,82 @@ export interface ScheduledJob {
   run(at: Date): Promise<void>;
 }
 
-type JobDeps = { redis: Redis; keys: Keys; log: Logger; instanceId: string; audit: AuditLog; lockMs?: number };
+type JobDeps = {
+  redis: Redis;
+  keys: Keys;
+  log: Logger;
+  instanceId: string;
+  audit: AuditLog;
+  leaseMs?: number;
+  /** Set when the bot stops: a replica watching another's slot stops watching. */
+  stopped?: () => boolean;
+};
 
-/** Runs one slot of `job` if this instance claims it first (false when another replica has it). */
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+/**
+ * Runs one slot of `job` if this instance claims it first, or takes it over when the replica that claimed it dies
+ * before it is done; false when another replica ran it.
+ */
 export async function runJobSlot(job: ScheduledJob, at: Date, deps: JobDeps): Promise<boolean> {
-  const effects = new EffectRunner(deps);
   const name = `job:${job.name}`;
-  const claim = await claimTick(
-    deps.redis,
-    deps.keys,
-    [{ name, lockMs: deps.lockMs ?? 30 * 60_000 }],
-    at.toISOString(),
-    deps.instanceId,
-  );
-  await effects.release(claim.giveBack, deps.instanceId);
-  if (!claim.mine.includes(name)) return false;
+  const slot = at.toISOString();
+  const leaseMs = deps.leaseMs ?? JOB_LEASE_MS;
+  const leases = new TickLeases(deps, `${deps.instanceId}#job`, leaseMs);
+  const claim = await leases.claim([name], slot);
+  // A slot of this job whose holder died and that nobody took over (every replica was down): run it late.
+  for (const l of claim.lapsed)
+    if (l.slot !== slot && (await leases.takeOver(name, l.slot)))
+      await runHeld(job, new Date(l.slot), l.slot, name, leases, deps);
+  if (!claim.mine.includes(name) && !(await watch(name, slot, leases, deps, leaseMs))) return false;
+  await runHeld(job, at, slot, name, leases, deps);
+  return true;
+}
+
+/** Runs a slot this instance holds, renewing its lease, and marks it done (or failed: it is not run again). */
+async function runHeld(job: ScheduledJob, at: Date, slot: string, name: string, leases: TickLeases, deps: JobDeps) {
+  leases.start();
+  let state: "done" | "failed" = "failed";
   try {
     await job.run(at);
+    state = "done";
   } finally {
-    await effects.release([name], deps.instanceId);
+    await leases.stop();
+    await leases
+      .settle([name], slot, state)
+      .catch((err) => deps.log.warn({ err, job: job.name, slot }, "scheduled job: slot not marked done"));
   }
-  return true;
+}
+
+/** Watches another replica's slot until it is done (false) or its lease lapsed and this instance took it over. */
+async function watch(name: string, slot: string, leases: TickLeases, deps: JobDeps, leaseMs: number) {
+  const every = Math.min(1_000, Math.max(50, Math.floor(leaseMs / 3)));
+  for (;;) {
+    await sleep(every);
+    if (deps.stopped?.()) return false;
+    // Redis away for a moment: keep watching. A slot claimed by an older replica (a plain string): claimed elsewhere.
+    const state = await deps.redis
+      .hget(deps.keys.guardSlot(name, slot), "state")
+      .catch((err: Error) => (/WRONGTYPE/.test(err.message) ? null : "running"));
+    // done, failed, abandoned, or the record expired (it lives SLOT_TTL_MS): nothing left to take over.
+    if (state !== "running") return false;
+    const taken = await leases.takeOver(name, slot).catch(() => null);
+    if (taken) {
+      deps.log.warn({ job: name, slot, from: taken.from }, "scheduled job: its holder died; this replica runs it");
+      return true;
+    }
+  }
 }
 
 /** Schedules `jobs`; each slot runs on one replica (first to claim it). Returns a stop function. */
 export function scheduleJobs(jobs: ScheduledJob[], deps: JobDeps): { stop(): Promise<void> } {
+  let stopped = false;
+  const run = { ...deps, stopped: () => stopped };
   const tasks: ScheduledTask[] = jobs.map((job) =>
     cron.schedule(
       job.schedule,
       (ctx) => {
-        void runJobSlot(job, ctx?.date ?? new Date(), deps).catch((err) =>
+        void runJobSlot(job, ctx?.date ?? new Date(), run).catch((err) =>
           deps.log.error({ err, job: job.name }, "scheduled job failed"),
         );
       },
@@ -55,6 +105,7 @@ export function scheduleJobs(jobs: ScheduledJob[], deps: JobDeps): { stop(): Pro
   );
   return {
     async stop() {
+      stopped = true;
       for (const t of tasks) await t.destroy();
     },
   };
