@@ -7,10 +7,14 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
+COPY packages/gate/package.json ./packages/gate/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/gate/tsconfig.json ./packages/gate/
+COPY packages/gate/src ./packages/gate/src
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# Project references: the gate package (packages/gate/dist) first, then the bot (dist).
+RUN npx tsc -b tsconfig.build.json
 
 FROM node:20-bookworm-slim AS runtime
 ENV NODE_ENV=production \
@@ -22,10 +26,12 @@ RUN groupadd --system --gid 10001 tradeguard \
  && install -d -m 0700 -o tradeguard -g tradeguard /var/lib/tradeguard
 WORKDIR /opt/tradeguard
 COPY package.json package-lock.json ./
+COPY packages/gate/package.json ./packages/gate/
 COPY scripts/prepare.mjs scripts/healthcheck.mjs scripts/emergency_stop.sh ./scripts/
 COPY --from=build /src/dist ./dist
+COPY --from=build /src/packages/gate/dist ./packages/gate/dist
 COPY bin ./bin
-# prepare.mjs sees the shipped dist/ and no TypeScript: nothing is compiled here.
+# prepare.mjs sees the shipped dist/ directories and no TypeScript: nothing is compiled here; npm links the gate.
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY README.md RUNBOOK.md manifest.yml ./
 COPY docs ./docs

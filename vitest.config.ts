@@ -1,6 +1,12 @@
 import { defineConfig } from "vitest/config";
 
+/** Resolve `@tradeguard/gate` (packages/gate) to its TypeScript source, as tsconfig.json's customConditions does: the
+ *  tests never depend on a stale packages/gate/dist. The rest are Vite's default server conditions. */
+const conditions = ["@tradeguard/source", "module", "node", "development|production"];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ["test/**/*.test.ts"],
     globalSetup: ["test/support/global-setup.ts"],

@@ -67,16 +67,18 @@ function newest(dir: string): number {
   return t;
 }
 
-/** bench/.cache/build/{dist,bin}: bin/tradeguard.js over a build of the current sources. */
+/** bench/.cache/build/{dist,bin}: bin/tradeguard.js over a build of the current sources. The build imports the gate
+ *  package as the bot does (`@tradeguard/gate` → packages/gate/dist), which is built first (`tsc -b`, incremental). */
 export function ensureBuild(): string {
   const root = join(cacheDir(), "build");
   const stamp = join(root, "built-at");
-  const src = newest(join(REPO, "src"));
+  const tsc = join(REPO, "node_modules/typescript/bin/tsc");
+  execFileSync(process.execPath, [tsc, "-b", "packages/gate"], { cwd: REPO, stdio: "pipe" });
+  const src = Math.max(newest(join(REPO, "src")), newest(join(REPO, "packages/gate/src")));
   if (existsSync(stamp) && Number(readFileSync(stamp, "utf8")) >= src) return root;
   say("build: tsc of src/ into bench/.cache/build (sources changed since the last one)…");
   rmSync(root, { recursive: true, force: true });
   mkdirSync(join(root, "bin"), { recursive: true });
-  const tsc = join(REPO, "node_modules/typescript/bin/tsc");
   try {
     execFileSync(
       process.execPath,

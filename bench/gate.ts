@@ -8,8 +8,8 @@
 //    pipeline → 50 bare subscribers, measured the same way and interleaved change by change.
 // Each starts its own redis-server (test/support/global-setup.ts).
 import { Redis } from "ioredis";
-import { createGate, type Gate, type OrderCheck } from "../src/gate/index.js";
-import { createKeys, type Mode } from "../src/state/keys.js";
+import { createGate, type Gate, type OrderCheck } from "../packages/gate/src/gate/index.js";
+import { createKeys, type Mode } from "../packages/gate/src/state/keys.js";
 import { ModeStore } from "../src/state/mode.js";
 import { startRedisServer } from "../test/support/global-setup.js";
 import { type Benchmark, dist, fmtDist, fmtInt, fmtMs, fmtRate, type Row, ratioOf, say, targetRow } from "./lib.js";

@@ -25,7 +25,9 @@ const REPO = fileURLToPath(new URL("../", import.meta.url));
 
 /** Starts bench/slack-server.ts (`real` or `bare`) and resolves once it listens. */
 async function serve(kind: "real" | "bare", env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", SERVER, kind], {
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of each app, written when it stops (the "why" of a miss).
+  const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, "--import", "tsx", SERVER, kind], {
     cwd: REPO,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],

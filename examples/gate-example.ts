@@ -3,9 +3,9 @@
 //   REDIS_URL=redis://127.0.0.1:6379 REDIS_PREFIX= npx tsx examples/gate-example.ts          # a few checks, then exit
 //   REDIS_URL=redis://127.0.0.1:6379 npx tsx examples/gate-example.ts --watch                 # print every change
 //
-// In a trading process installed next to tradeguard the import is `import { createGate } from "tradeguard/gate"`;
-// this example imports the source so it runs from a checkout without a build.
-import { createGate, type OrderCheck } from "../src/gate/index.js";
+// In a trading process the import is `import { createGate } from "@tradeguard/gate"` (the package alone, docs/gate.md;
+// `tradeguard/gate` where the bot is installed); this example imports the source so it runs without a build.
+import { createGate, type OrderCheck } from "../packages/gate/src/gate/index.js";
 
 const watch = process.argv.includes("--watch");
 

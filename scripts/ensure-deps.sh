@@ -34,6 +34,7 @@ fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "tradeguard: npm ci" >&2
   npm ci --no-audit --no-fund --loglevel=error
-elif [ ! -f dist/cli/main.js ] || [ -n "$(find src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
+elif [ ! -f dist/cli/main.js ] || [ ! -f packages/gate/dist/gate/index.js ] ||
+  [ -n "$(find src packages/gate/src -newer dist/cli/main.js -name '*.ts' -print -quit)" ]; then
   npm run --silent build
 fi

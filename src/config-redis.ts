@@ -5,8 +5,15 @@
 // `sentinel_password_env`), and the resolved passwords are non-enumerable, so no serialised config or log line
 // carries them. Also the replication settings of the halt (`redis.replication`, docs/redis-keys.md "Failover").
 // Pure parsing: the ioredis options are built from these settings in src/state/redis.ts.
+
+import {
+  type HostPort,
+  parseHostPort,
+  parseSentinelUrl,
+  type SentinelUrl,
+  sentinelDisplayUrl,
+} from "@tradeguard/gate/redis-url";
 import { z } from "zod";
-import { type HostPort, parseHostPort, parseSentinelUrl, type SentinelUrl, sentinelDisplayUrl } from "./redis-url.js";
 
 /** TLS for the Redis connections: the files are read when a client is created (src/state/redis.ts). */
 export interface TlsSettings {

@@ -1,5 +1,7 @@
 // Errors from ccxt: recording the HTTP response behind each ccxt exception, mapping ccxt's error classes to a
 // transient / non-transient BrokerHttpError (with signatures redacted), and abandoning a call when the deadline hits.
+
+import { parseRetryAfter } from "@tradeguard/gate/ratelimit";
 import {
   BadResponse,
   BaseError,
@@ -9,7 +11,6 @@ import {
   OperationFailed,
   RateLimitExceeded,
 } from "ccxt";
-import { parseRetryAfter } from "../ratelimit/backoff.js";
 import { BrokerHttpError } from "./http.js";
 
 /** What we learned about the HTTP response behind a ccxt exception (ccxt's errors carry neither status nor headers). */

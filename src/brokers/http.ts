@@ -1,6 +1,7 @@
 // HTTP for broker adapters: timeouts, typed errors with Retry-After, JSON bodies validated by the caller.
+
+import { parseRetryAfter } from "@tradeguard/gate/ratelimit";
 import { BrokerError } from "../errors.js";
-import { parseRetryAfter } from "../ratelimit/backoff.js";
 
 /** A broker HTTP failure the retry policy can reason about. */
 export class BrokerHttpError extends BrokerError {

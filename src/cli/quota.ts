@@ -1,11 +1,11 @@
 // tradeguard quota — API quota use per exchange (15-minute window), 429s and WebSocket reconnects, from the counters
 // the trading processes' rate limiter keeps in Redis (src/ratelimit/).
+import { EXCHANGE_RE, type ExchangeUsage, readQuotaUsage } from "@tradeguard/gate/ratelimit";
 import type { Command } from "commander";
 import type { ApiQuotaConfig } from "../jobs/api-quota.js";
-import { EXCHANGE_RE } from "../ratelimit/keys.js";
-import { type ExchangeUsage, readQuotaUsage } from "../ratelimit/usage.js";
 import { rateLimitKeys } from "../state/keys.js";
 import { printJson, requireRedis, withRuntime } from "./context.js";
+import { paint, table } from "./style.js";
 
 /** Registers quota. */
 export function registerQuota(program: Command): void {
@@ -30,11 +30,16 @@ export function registerQuota(program: Command): void {
           );
           return;
         }
-        const lines = rows.map((r) => {
-          const pct = r.pct === null ? "  n/a" : `${(r.pct * 100).toFixed(1).padStart(5)}%`;
-          return `${r.exchange.padEnd(16)} ${pct}  ${String(r.used).padStart(8)} / ${r.limit === null ? "?" : r.limit}  429s: ${r.throttled429}  ws reconnects/h: ${r.wsReconnectsLastHour}`;
-        });
-        process.stdout.write(`${["exchange           used (15m)", ...lines].join("\n")}\n`);
+        const cells = rows.map((r) => [
+          r.exchange,
+          r.pct === null ? "n/a" : paint(r.pct >= 0.8 ? "yellow" : "reset", `${(r.pct * 100).toFixed(1)}%`),
+          `${r.used} / ${r.limit === null ? "?" : r.limit}`,
+          String(r.throttled429),
+          String(r.wsReconnectsLastHour),
+        ]);
+        process.stdout.write(
+          `${table(["exchange", "used (15m)", "requests / limit", "429s", "ws reconnects/h"], cells)}\n`,
+        );
       });
     });
 }

@@ -1,10 +1,10 @@
-// API quota guard. The trading processes count what they send through the shared rate limiter (src/ratelimit/):
+// API quota guard. The trading processes count what they send through the shared limiter (@tradeguard/gate/ratelimit):
 // request weight per minute, 429s, WebSocket reconnects. Exchanges ban API keys or IPs that keep exceeding their
 // quotas, so the guard warns at 80% of an exchange's 15-minute quota and goes critical at 90%, and warns when a
 // WebSocket has reconnected more than 3 times in an hour (a flapping feed, or an exchange closing it on purpose).
+
+import { EXCHANGE_RE, type ExchangeUsage, summarizeExchange } from "@tradeguard/gate/ratelimit";
 import { z } from "zod";
-import { EXCHANGE_RE } from "../ratelimit/keys.js";
-import { type ExchangeUsage, summarizeExchange } from "../ratelimit/usage.js";
 import { rateLimitKeys } from "../state/keys.js";
 import { defineGuard, type Finding, type KeyRead } from "./guard.js";
 

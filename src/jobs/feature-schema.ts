@@ -8,8 +8,9 @@
 // strategy's opening orders (`strategy_blocked: feature schema …`; reducing orders still pass, never trapping a
 // position). When the versions agree again the guard lifts its block. Both changes go through the runner, which
 // applies them atomically with a `PUBLISH <prefix>flags` and audits each (`flag.changed`, actor guard:feature_schema).
+
+import { strategyRestrictionSchema } from "@tradeguard/gate";
 import { z } from "zod";
-import { strategyRestrictionSchema } from "../gate/strategy-flags.js";
 import { MARKET_KEYS, STRATEGY_KEYS } from "../state/keys.js";
 import { defineGuard, type Finding, type FlagChange, ReadFailure } from "./guard.js";
 

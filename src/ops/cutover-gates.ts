@@ -1,13 +1,13 @@
 // The cutover checklist (issue 14 §15): each gate a check over live state, with the evidence it judged. A gate whose
 // data does not exist (never recorded, not configured, unreadable) is "unknown", never "pass"; a gate the desk took
 // off the checklist (`cutover.gates.<gate>: false`) is "off" and said so. The order is the checklist's.
+
+import { EXCHANGE_RE, readQuotaUsage } from "@tradeguard/gate/ratelimit";
 import { Decimal } from "decimal.js";
 import cron from "node-cron";
 import { z } from "zod";
 import type { CutoverSettings } from "../config-schema.js";
 import { lastClosedTradingDay, previousTradingDay } from "../market/calendar.js";
-import { EXCHANGE_RE } from "../ratelimit/keys.js";
-import { readQuotaUsage } from "../ratelimit/usage.js";
 import { DR_KEYS, rateLimitKeys } from "../state/keys.js";
 import type { OpsDeps } from "./deps.js";
 import { drFutureTolerance, judgeRehearsals } from "./dr.js";

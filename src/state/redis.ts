@@ -3,10 +3,10 @@
 // client reconnects to whatever primary the sentinels name, and a client left on a demoted primary (READONLY) moves.
 import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
+import { parseSentinelUrl, sentinelDisplayUrl } from "@tradeguard/gate/redis-url";
 import { Redis, type RedisOptions } from "ioredis";
 import type { RedisTarget, TlsSettings } from "../config-redis.js";
 import { ConfigError } from "../errors.js";
-import { parseSentinelUrl, sentinelDisplayUrl } from "../redis-url.js";
 
 export type { Redis };
 

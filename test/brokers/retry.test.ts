@@ -1,10 +1,10 @@
 // withRetry / isTransient / parseRetryAfter, with an injected sleep and random source and a simulated clock: no real
 // waiting happens in these tests.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { parseRetryAfter } from "../../packages/gate/src/ratelimit/backoff.js";
 import { BrokerHttpError } from "../../src/brokers/http.js";
 import { isTransient, type RetryOptions, withRetry } from "../../src/brokers/retry.js";
 import { BrokerError } from "../../src/errors.js";
-import { parseRetryAfter } from "../../src/ratelimit/backoff.js";
 
 const T0 = new Date("2025-03-14T15:00:00.000Z").getTime();
 

@@ -1,10 +1,23 @@
-// The production install, as the Dockerfile's runtime stage and deploy/README.md do it, outside Docker (no daemon
-// here): dist/ built in a separate step, then `npm ci --omit=dev` in a clean directory holding only what the image
-// copies. No dev dependency is installed, `prepare` does not need TypeScript, and the installed CLI and bot run as
-// an unprivileged user: status, the bot with its container health check, and scripts/emergency_stop.sh.
+// The production install, as the Dockerfile's stages and deploy/README.md do it, outside Docker (no daemon here): the
+// build stage compiles a fresh copy of the sources (`tsc -b`: the gate package, then the bot), then `npm ci
+// --omit=dev` runs in a clean directory holding only what the image copies (the bot's dist/ and the gate workspace's
+// package.json and dist/). No dev dependency is installed, `prepare` does not need TypeScript, npm links the gate
+// workspace, and the installed CLI and bot run as an unprivileged user: status, the bot with its container health
+// check, and scripts/emergency_stop.sh.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
@@ -14,6 +27,7 @@ const REPO = join(import.meta.dirname, "../..");
 const NOBODY = 65534;
 const asRoot = process.getuid?.() === 0;
 let dir: string;
+let build: string;
 let home: string;
 let env: Record<string, string>;
 
@@ -24,24 +38,34 @@ function run(argv: string[], extra: Record<string, string> = {}, timeout = 60_00
   return spawnSync(cmd!, args, { cwd: dir, env: { ...env, ...extra }, encoding: "utf8", timeout });
 }
 
+/** The Dockerfile's build stage in `into`: a copy of the sources it copies, the repository's installed dependencies
+ *  (linked, but the gate workspace linked to the copy's own packages/gate), then `tsc -b tsconfig.build.json`. */
+function buildStage(into: string) {
+  for (const f of ["package.json", "tsconfig.json", "tsconfig.build.json", "src"])
+    cpSync(join(REPO, f), join(into, f), { recursive: true });
+  for (const f of ["package.json", "tsconfig.json", "src"])
+    cpSync(join(REPO, "packages/gate", f), join(into, "packages/gate", f), { recursive: true });
+  mkdirSync(join(into, "node_modules/@tradeguard"), { recursive: true });
+  for (const e of readdirSync(join(REPO, "node_modules")))
+    if (e !== "@tradeguard" && e !== ".package-lock.json")
+      symlinkSync(join(REPO, "node_modules", e), join(into, "node_modules", e));
+  symlinkSync("../../packages/gate", join(into, "node_modules/@tradeguard/gate"));
+  const tsc = join(REPO, "node_modules/typescript/bin/tsc");
+  return spawnSync(process.execPath, [tsc, "-b", join(into, "tsconfig.build.json")], { encoding: "utf8" });
+}
+
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "tg-prod-"));
+  build = mkdtempSync(join(tmpdir(), "tg-build-"));
   chmodSync(dir, 0o755);
-  const tsc = spawnSync(
-    process.execPath,
-    [
-      join(REPO, "node_modules/typescript/bin/tsc"),
-      "-p",
-      join(REPO, "tsconfig.build.json"),
-      "--outDir",
-      join(dir, "dist"),
-    ],
-    { encoding: "utf8" },
-  );
+  const tsc = buildStage(build);
   expect(tsc.status, tsc.stdout + tsc.stderr).toBe(0);
   // Exactly what the Dockerfile's runtime stage copies before `npm ci --omit=dev`.
   for (const f of ["package.json", "package-lock.json", "bin", "RUNBOOK.md", "manifest.yml"])
     cpSync(join(REPO, f), join(dir, f), { recursive: true });
+  cpSync(join(REPO, "packages/gate/package.json"), join(dir, "packages/gate/package.json"));
+  cpSync(join(build, "dist"), join(dir, "dist"), { recursive: true });
+  cpSync(join(build, "packages/gate/dist"), join(dir, "packages/gate/dist"), { recursive: true });
   for (const f of ["prepare.mjs", "healthcheck.mjs", "emergency_stop.sh"])
     cpSync(join(REPO, "scripts", f), join(dir, "scripts", f));
   const npm = spawnSync(
@@ -67,6 +91,7 @@ beforeAll(() => {
 }, 660_000);
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
+  rmSync(build, { recursive: true, force: true });
   rmSync(home, { recursive: true, force: true });
 });
 
@@ -75,6 +100,8 @@ describe("production install (npm ci --omit=dev of a built dist/)", () => {
     for (const dev of ["typescript", "vitest", "nock", "tsx", "@biomejs/biome", "fast-check"])
       expect(existsSync(join(dir, "node_modules", dev)), dev).toBe(false);
     expect(existsSync(join(dir, "node_modules", "ioredis"))).toBe(true);
+    // The gate workspace is linked, not fetched: the bot runs the gate it was built with.
+    expect(realpathSync(join(dir, "node_modules/@tradeguard/gate"))).toBe(realpathSync(join(dir, "packages/gate")));
     const du = spawnSync("du", ["-sm", join(dir, "node_modules")], { encoding: "utf8" }).stdout.split("\t")[0];
     console.info(`production node_modules: ${du} MB (running as ${asRoot ? "nobody" : "the test user"})`);
     const s = run([process.execPath, "bin/tradeguard.js", "status", "--json"]);

@@ -8,12 +8,18 @@
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decide } from "../../src/gate/decide.js";
-import { DecideCache } from "../../src/gate/decide-cache.js";
-import type { DecideOptions, OrderCheck } from "../../src/gate/decide-types.js";
-import { emptyFlags, type GateFlags, parseCaps, parseEventLock, parseMode } from "../../src/gate/flags.js";
-import { floorRoom, floorShares, floorSub, numberToScaled, toScaled } from "../../src/gate/scaled.js";
-import { parseBounds } from "../../src/gate/strategy-flags.js";
+import { decide } from "../../packages/gate/src/gate/decide.js";
+import { DecideCache } from "../../packages/gate/src/gate/decide-cache.js";
+import type { DecideOptions, OrderCheck } from "../../packages/gate/src/gate/decide-types.js";
+import {
+  emptyFlags,
+  type GateFlags,
+  parseCaps,
+  parseEventLock,
+  parseMode,
+} from "../../packages/gate/src/gate/flags.js";
+import { floorRoom, floorShares, floorSub, numberToScaled, toScaled } from "../../packages/gate/src/gate/scaled.js";
+import { parseBounds } from "../../packages/gate/src/gate/strategy-flags.js";
 
 const NOW = Date.parse("2026-11-25T11:00:00-05:00");
 // Not about market rules: the caps alone decide.

@@ -1,11 +1,11 @@
 // The dead-man's switch against a heartbeat from the future (issue 10): a `heartbeat:bot` more than the allowed clock
 // skew ahead of the gate's clock is invalid and fails safe to reduce-only, like a stale one.
 import { describe, expect, it } from "vitest";
-import { decide } from "../../src/gate/decide.js";
-import { DecideCache } from "../../src/gate/decide-cache.js";
-import type { Connectivity, DecideOptions, OrderCheck } from "../../src/gate/decide-types.js";
-import { emptyFlags, type GateFlags, parseMode, parsePdt } from "../../src/gate/flags.js";
-import { effectiveMode } from "../../src/gate/rules-mode.js";
+import { decide } from "../../packages/gate/src/gate/decide.js";
+import { DecideCache } from "../../packages/gate/src/gate/decide-cache.js";
+import type { Connectivity, DecideOptions, OrderCheck } from "../../packages/gate/src/gate/decide-types.js";
+import { emptyFlags, type GateFlags, parseMode, parsePdt } from "../../packages/gate/src/gate/flags.js";
+import { effectiveMode } from "../../packages/gate/src/gate/rules-mode.js";
 
 /** Wednesday 2026-11-25, 11:00 New York: a regular session. */
 const NOW = Date.parse("2026-11-25T11:00:00-05:00");

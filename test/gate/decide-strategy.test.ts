@@ -3,11 +3,18 @@
 // gross; the stricter of them and strategy:caps wins; the event lock scales them) and asset-class cutover. Each
 // threshold at, just below and just above; unreadable values always make the gate stricter.
 import { describe, expect, it } from "vitest";
-import { decide } from "../../src/gate/decide.js";
-import { DecideCache } from "../../src/gate/decide-cache.js";
-import type { DecideOptions, OrderCheck } from "../../src/gate/decide-types.js";
-import { emptyFlags, type GateFlags, parseCaps, parseEventLock, parseMode, parsePdt } from "../../src/gate/flags.js";
-import { parseBounds, parseCutover, parseRestrictions } from "../../src/gate/strategy-flags.js";
+import { decide } from "../../packages/gate/src/gate/decide.js";
+import { DecideCache } from "../../packages/gate/src/gate/decide-cache.js";
+import type { DecideOptions, OrderCheck } from "../../packages/gate/src/gate/decide-types.js";
+import {
+  emptyFlags,
+  type GateFlags,
+  parseCaps,
+  parseEventLock,
+  parseMode,
+  parsePdt,
+} from "../../packages/gate/src/gate/flags.js";
+import { parseBounds, parseCutover, parseRestrictions } from "../../packages/gate/src/gate/strategy-flags.js";
 
 /** Wednesday 2026-11-25, 11:00 New York: a regular session. */
 const NOW = Date.parse("2026-11-25T11:00:00-05:00");

@@ -1,9 +1,9 @@
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decide } from "../../src/gate/decide.js";
-import { DecideCache } from "../../src/gate/decide-cache.js";
-import type { Connectivity, DecideOptions, OrderCheck } from "../../src/gate/decide-types.js";
+import { decide } from "../../packages/gate/src/gate/decide.js";
+import { DecideCache } from "../../packages/gate/src/gate/decide-cache.js";
+import type { Connectivity, DecideOptions, OrderCheck } from "../../packages/gate/src/gate/decide-types.js";
 import {
   emptyFlags,
   type GateFlags,
@@ -13,8 +13,8 @@ import {
   parseMode,
   parsePdt,
   parseUntilMap,
-} from "../../src/gate/flags.js";
-import { floorShares, toScaled } from "../../src/gate/scaled.js";
+} from "../../packages/gate/src/gate/flags.js";
+import { floorShares, toScaled } from "../../packages/gate/src/gate/scaled.js";
 
 /** Wednesday 2026-11-25, 11:00 New York: a regular session. */
 const NOW = Date.parse("2026-11-25T11:00:00-05:00");

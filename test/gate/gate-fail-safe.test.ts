@@ -2,7 +2,7 @@
 // the wrong type or from the wrong time. docs/redis-keys.md: `mode` of a wrong type is halt; a heartbeat that cannot
 // be read, or that is in the future by more than the clock skew allowed, is the dead-man's switch (reduce-only).
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../src/gate/index.js";
+import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../packages/gate/src/gate/index.js";
 import { ModeStore } from "../../src/state/mode.js";
 import { testRedis } from "../support/redis.js";
 

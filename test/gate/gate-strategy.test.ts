@@ -3,7 +3,7 @@
 // `<prefix>flags`; a writer that does not is picked up by the periodic re-read). Values of the wrong type make the
 // gate stricter while every other flag stays fresh.
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../src/gate/index.js";
+import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../packages/gate/src/gate/index.js";
 import { testRedis } from "../support/redis.js";
 
 /** Wednesday 2026-11-25, 11:00 New York: a regular session. */

@@ -2,7 +2,7 @@
 import { spawn } from "node:child_process";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../src/gate/index.js";
+import { createGate, type Gate, MARKET_KEYS, type OrderCheck } from "../../packages/gate/src/gate/index.js";
 import { ModeStore } from "../../src/state/mode.js";
 import { startRedisServer } from "../support/global-setup.js";
 import { testRedis } from "../support/redis.js";

@@ -1,4 +1,5 @@
-// The gate is loaded by every trading process: it must not pull in Slack, ccxt, the bot or the config loader.
+// The gate is loaded by every trading process: it must not pull in Slack, ccxt, the bot or the config loader. It is
+// its own package (packages/gate): what its entry points load is what its package.json declares, nothing more.
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -27,11 +28,29 @@ function graph(entry: string): { files: string[]; packages: string[] } {
   return { files: [...files].map((f) => f.slice(root.length + 1)).sort(), packages: [...packages].sort() };
 }
 
-describe("tradeguard/gate import graph", () => {
-  it("loads only ioredis, zod, luxon, decimal.js (and node built-ins), tradeguard's market modules, state/keys and the Redis address parser", () => {
-    const g = graph("src/gate/index.ts");
-    expect(g.packages.filter((p) => !p.startsWith("node:"))).toEqual(["decimal.js", "ioredis", "luxon", "zod"]);
-    for (const f of g.files) expect(f).toMatch(/^src\/(gate\/|market\/|state\/keys\.ts$|redis-url\.ts$)/);
-    expect(g.files).toContain("src/market/data/nyse-calendar.json");
+const gatePackage = JSON.parse(readFileSync(resolve(root, "packages/gate/package.json"), "utf8")) as {
+  dependencies: Record<string, string>;
+};
+const external = (g: { packages: string[] }) => g.packages.filter((p) => !p.startsWith("node:"));
+
+describe("@tradeguard/gate import graph", () => {
+  it("the gate loads only its declared dependencies (ioredis, zod, luxon, decimal.js) and the package's own files", () => {
+    const g = graph("packages/gate/src/gate/index.ts");
+    expect(external(g)).toEqual(["decimal.js", "ioredis", "luxon", "zod"]);
+    expect(external(g)).toEqual(Object.keys(gatePackage.dependencies).sort());
+    for (const f of g.files) expect(f).toMatch(/^packages\/gate\/src\//);
+    expect(g.files).toContain("packages/gate/src/market/data/nyse-calendar.json");
+    expect(g.files).toContain("packages/gate/src/state/keys.ts");
+  });
+
+  it("the rate limiter loads zod only (the caller passes it an ioredis client)", () => {
+    const g = graph("packages/gate/src/ratelimit/index.ts");
+    expect(external(g)).toEqual(["zod"]);
+    for (const f of g.files) expect(f).toMatch(/^packages\/gate\/src\/(ratelimit\/|state\/keys\.ts$)/);
+  });
+
+  it("the bot's `tradeguard/gate` and `tradeguard/ratelimit` load the package and nothing of the bot", () => {
+    expect(graph("src/gate/index.ts")).toEqual({ files: ["src/gate/index.ts"], packages: ["@tradeguard/gate"] });
+    expect(graph("src/ratelimit/index.ts").packages).toEqual(["@tradeguard/gate"]);
   });
 });

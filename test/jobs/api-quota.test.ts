@@ -3,11 +3,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { BUCKET_MS } from "../../packages/gate/src/ratelimit/usage.js";
 import { registerQuota } from "../../src/cli/quota.js";
 import { apiQuota } from "../../src/jobs/api-quota.js";
 import type { Finding } from "../../src/jobs/guard.js";
 import { createRateLimiter } from "../../src/ratelimit/index.js";
-import { BUCKET_MS } from "../../src/ratelimit/usage.js";
 import { testRedis } from "../support/redis.js";
 import { type testRuntime as TestRuntime, testRuntime } from "../support/runtime.js";
 

@@ -4,8 +4,8 @@
 // another source's). Malformed declarations, live versions and keys. Through the runner against a real Redis: the
 // gate refuses and then allows again, and the runner audits the block and the lift.
 import { afterEach, describe, expect, it } from "vitest";
+import { parseRestrictions } from "../../packages/gate/src/gate/strategy-flags.js";
 import { createGate } from "../../src/gate/index.js";
-import { parseRestrictions } from "../../src/gate/strategy-flags.js";
 import { FEATURE_SCHEMA_SOURCE, featureSchema } from "../../src/jobs/feature-schema.js";
 import { type Finding, type FlagChange, ReadFailure } from "../../src/jobs/guard.js";
 import { MARKET_KEYS, STRATEGY_KEYS } from "../../src/state/keys.js";

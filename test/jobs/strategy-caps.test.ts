@@ -3,8 +3,8 @@
 // lock's cap — each rule at, just below and just above its threshold, exact decimals, malformed inputs. Through the
 // runner against a real Redis: the bounds reach a gate and cap its orders; each change is audited once.
 import { afterEach, describe, expect, it } from "vitest";
+import { parseBounds } from "../../packages/gate/src/gate/strategy-flags.js";
 import { createGate } from "../../src/gate/index.js";
-import { parseBounds } from "../../src/gate/strategy-flags.js";
 import { type Finding, type FlagChange, ReadFailure } from "../../src/jobs/guard.js";
 import { boundsJson, parseWeights, strategyCaps } from "../../src/jobs/strategy-caps.js";
 import { MARKET_KEYS } from "../../src/state/keys.js";

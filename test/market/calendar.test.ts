@@ -20,7 +20,7 @@ import {
   ruleHolidays,
   tradingDaysEnding,
   weekday,
-} from "../../src/market/calendar.js";
+} from "../../packages/gate/src/market/calendar.js";
 
 const sorted = (m: Map<string, string>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
 

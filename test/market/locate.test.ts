@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ETB_MAX_AGE_MS, etbFresh, type Locate, locateCoverage } from "../../src/market/locate.js";
+import { ETB_MAX_AGE_MS, etbFresh, type Locate, locateCoverage } from "../../packages/gate/src/market/locate.js";
 
 const now = Date.parse("2026-11-25T15:00:00Z");
 const L = (id: string, v: Partial<Locate>): Locate => ({

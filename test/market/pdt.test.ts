@@ -11,7 +11,7 @@ import {
   pdtStatus,
   pdtUpdatedAtMs,
   restrictionUntil,
-} from "../../src/market/pdt.js";
+} from "../../packages/gate/src/market/pdt.js";
 
 const acct = (v: Record<string, unknown>): PdtAccount => pdtAccountSchema.parse(v);
 /** Spread `dayTrades` and `trades` over the five business days ending 2026-11-30 (Thanksgiving excluded). */

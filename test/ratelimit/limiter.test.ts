@@ -6,8 +6,8 @@ import {
   createRateLimiter,
   parseRetryAfter,
   type RateLimiterOptions,
-} from "../../src/ratelimit/index.js";
-import { BUCKET_MS } from "../../src/ratelimit/usage.js";
+} from "../../packages/gate/src/ratelimit/index.js";
+import { BUCKET_MS } from "../../packages/gate/src/ratelimit/usage.js";
 import { testRedis } from "../support/redis.js";
 
 const T0 = Date.parse("2026-11-25T15:00:00.000Z");

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { BUCKET_MS, countSince, HOUR_MS, parseLimit, summarizeExchange, sumWindow } from "../../src/ratelimit/usage.js";
+import {
+  BUCKET_MS,
+  countSince,
+  HOUR_MS,
+  parseLimit,
+  summarizeExchange,
+  sumWindow,
+} from "../../packages/gate/src/ratelimit/usage.js";
 
 const NOW = Date.parse("2026-11-25T15:07:30.000Z");
 const cur = Math.floor(NOW / BUCKET_MS);

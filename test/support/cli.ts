@@ -3,6 +3,8 @@ import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 const entry = fileURLToPath(new URL("./cli-entry.ts", import.meta.url));
+/** Node flags that run the CLI from source: tsx, and `@tradeguard/gate` resolved to packages/gate/src (not its dist/). */
+const FROM_SOURCE = ["--conditions=@tradeguard/source", "--import", "tsx"];
 
 /**
  * Runs `tradeguard <args>` with `env` (added to a minimal environment); resolves with exit code and output. The CLI
@@ -15,7 +17,7 @@ export function runCli(
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+    const child = spawn(process.execPath, [...FROM_SOURCE, entry, ...args], {
       env: {
         PATH: process.env.PATH ?? "",
         HOME: process.env.HOME ?? "/root",
@@ -38,7 +40,7 @@ export function runCli(
 
 /** Starts `tradeguard <args>` in the background (e.g. `start`); the caller stops it. */
 export function spawnCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
+  const child = spawn(process.execPath, [...FROM_SOURCE, entry, ...args], {
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? "/root",
@@ -75,7 +77,7 @@ export function runCliOnTty(
   answer: string,
 ): Promise<{ code: number; output: string }> {
   const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
-  const cmd = [process.execPath, "--import", "tsx", entry, ...args].map(quote).join(" ");
+  const cmd = [process.execPath, ...FROM_SOURCE, entry, ...args].map(quote).join(" ");
   return new Promise((resolve, reject) => {
     const child = spawn("script", ["-qec", cmd, "/dev/null"], {
       env: {

@@ -1,4 +1,4 @@
-// Validation of the rate limiter's exchange and endpoint names. The key names themselves are in src/state/keys.ts
+// Validation of the rate limiter's exchange and endpoint names. The key names themselves are in ../state/keys.ts
 // (logical, no prefix: the library and the guard runner add `REDIS_PREFIX`); docs/redis-keys.md documents each one.
 
 /** Exchange names: lowercase ccxt-style ids ("binance", "binanceusdm", "coinbase-adv"). */
