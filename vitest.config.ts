@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 /** Resolve `@tradeguard/gate` (packages/gate) to its TypeScript source, as tsconfig.json's customConditions does: the
- *  tests never depend on a stale packages/gate/dist. The rest are Vite's default server conditions. */
-const conditions = ["@tradeguard/source", "module", "node", "development|production"];
+ *  tests never depend on a stale packages/gate/dist. Vite's default server conditions without "module": with it the
+ *  AWS SDK resolves to its dist-es build, which Node cannot load (missing file extensions). */
+const conditions = ["@tradeguard/source", "node", "development|production"];
 
 export default defineConfig({
   resolve: { conditions },

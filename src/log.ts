@@ -3,6 +3,7 @@
 // serializer outputs them, child bindings and the message are all covered, whether the line goes to a destination
 // or to the pino-pretty transport. Path-based redaction (pino's redact.paths) missed anything nested deeper than
 // the paths it listed.
+import { createRequire } from "node:module";
 import { type Logger, pino } from "pino";
 
 export type { Logger };
@@ -133,18 +134,52 @@ export function loggerOptions(level: string): pino.LoggerOptions {
   return { level, hooks: { streamWrite: censorLine } };
 }
 
-/** Builds the process logger; `pretty` renders human-readable lines for local mode. */
-export function createLogger(opts: { level: string; pretty?: boolean; destination?: NodeJS.WritableStream }): Logger {
+/**
+ * Whether `stream` gets colour: FORCE_COLOR (set and not "0") wins, then NO_COLOR (set and not empty,
+ * https://no-color.org) turns it off, then only a terminal (and not TERM=dumb) gets it. Used by every coloured output:
+ * the CLI's text (src/cli/style.ts) and the pretty log lines.
+ */
+export function colorEnabled(
+  stream: { isTTY?: boolean } = process.stdout,
+  env: Record<string, string | undefined> = process.env,
+): boolean {
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0") return true;
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  return Boolean(stream.isTTY) && env.TERM !== "dumb";
+}
+
+const requireCjs = createRequire(import.meta.url);
+
+/**
+ * Builds the process logger on stdout (`fd: 1`, the bot) or stderr (`fd: 2`, the CLI, whose stdout carries --json).
+ * `pretty` renders human-readable lines, and only on a terminal: a pipe or a file gets JSON lines, one per line,
+ * which collectors parse and which never interleave with a human rendering. The pretty lines are written in process
+ * and synchronously, so they keep their place among the command's own output; coloured per colorEnabled (never with
+ * NO_COLOR). Every line is censored first (loggerOptions' streamWrite hook runs before the rendering).
+ */
+export function createLogger(opts: {
+  level: string;
+  pretty?: boolean;
+  destination?: NodeJS.WritableStream;
+  fd?: 1 | 2;
+}): Logger {
   const base = { ...loggerOptions(opts.level), base: { app: "tradeguard" } };
   if (opts.destination) return pino(base, opts.destination as pino.DestinationStream);
-  if (opts.pretty) {
-    return pino({
-      ...base,
-      transport: {
-        target: "pino-pretty",
-        options: { colorize: true, translateTime: "SYS:HH:MM:ss.l", ignore: "pid,hostname,app" },
-      },
-    });
+  const fd = opts.fd ?? 1;
+  const stream = fd === 2 ? process.stderr : process.stdout;
+  if (opts.pretty && stream.isTTY) {
+    // Loaded only here: most processes (every CLI command run from a script) never render a pretty line.
+    const pretty = requireCjs("pino-pretty") as typeof import("pino-pretty");
+    return pino(
+      base,
+      pretty({
+        destination: fd,
+        sync: true,
+        colorize: colorEnabled(stream),
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "pid,hostname,app",
+      }),
+    );
   }
-  return pino(base);
+  return fd === 2 ? pino(base, pino.destination({ fd: 2, sync: true })) : pino(base);
 }

@@ -29,7 +29,15 @@ export interface VerifyOptions {
   minEntries?: number;
   /** Told how the answer was reached: in parallel, by verifyChain alone, or by verifyChain after the parallel path. */
   report?: (how: "parallel" | "sequential" | "fallback") => void;
+  /**
+   * Told how far the verification is, every PROGRESS_EVERY entries or so: `done` entries checked of `total` (the
+   * head's seq; null when it cannot be read). A fallback to verifyChain starts again from 0.
+   */
+  onProgress?: (p: { done: number; total: number | null }) => void;
 }
+
+/** How many entries between two onProgress calls (a call costs next to nothing; the caller throttles drawing). */
+export const PROGRESS_EVERY = 5_000;
 
 interface ChunkResult {
   ok: boolean;
@@ -156,14 +164,15 @@ export async function verifySource(
   publicKey: KeyObject,
   opts: VerifyOptions = {},
 ): Promise<VerifyResult> {
-  const { workers: w, minEntries, report, ...chainOpts } = opts;
+  const { workers: w, minEntries, report, onProgress, ...chainOpts } = opts;
+  const workers = w ?? Math.min(4, availableParallelism());
+  const head = workers >= 2 || onProgress ? await headSeq(source) : null;
   const sequential = (how: "sequential" | "fallback" = "sequential") => {
     report?.(how);
-    return verifyChain(readEntries(source), publicKey, chainOpts);
+    const entries = readEntries(source);
+    return verifyChain(onProgress ? counted(entries, head, onProgress) : entries, publicKey, chainOpts);
   };
-  const workers = w ?? Math.min(4, availableParallelism());
   if (workers < 2) return sequential();
-  const head = await headSeq(source);
   if (head === null || head < (minEntries ?? PARALLEL_MIN_ENTRIES)) return sequential();
   const every = chainOpts.checkpointEvery ?? CHECKPOINT_EVERY;
   const tailSize = chainOpts.full ? 0 : (chainOpts.tailSignatures ?? TAIL_SIGNATURES);
@@ -175,7 +184,7 @@ export async function verifySource(
   const pool = new Pool(workers, { publicKey, every, tailFrom, full: Boolean(chainOpts.full) });
   let result: VerifyResult | null = null;
   try {
-    result = await pool.run(chunks, head);
+    result = await pool.run(chunks, head, onProgress);
   } catch {
     // Whatever went wrong reading here (a reply not as expected, a lost connection), verifyChain reads it again.
   } finally {
@@ -185,6 +194,20 @@ export async function verifySource(
   if (!result) return sequential("fallback");
   report?.("parallel");
   return result;
+}
+
+/** `lines` as they are, telling `onProgress` every PROGRESS_EVERY lines and at the end. */
+async function* counted(
+  lines: AsyncIterable<string>,
+  total: number | null,
+  onProgress: NonNullable<VerifyOptions["onProgress"]>,
+): AsyncGenerator<string> {
+  let done = 0;
+  for await (const line of lines) {
+    yield line;
+    if (++done % PROGRESS_EVERY === 0) onProgress({ done, total });
+  }
+  onProgress({ done, total });
 }
 
 /** The seq of the stored head entry, or null when it cannot be read (verifyChain then says why). */
@@ -217,7 +240,11 @@ class Pool {
     }
   }
 
-  async run(chunks: AsyncIterable<Chunk>, head: number): Promise<VerifyResult | null> {
+  async run(
+    chunks: AsyncIterable<Chunk>,
+    head: number,
+    onProgress?: VerifyOptions["onProgress"],
+  ): Promise<VerifyResult | null> {
     const inFlight: Promise<ChunkResult>[] = [];
     let id = 0;
     let expectedSeq = 1;
@@ -231,6 +258,7 @@ class Pool {
       expectedSeq = r.lastSeq + 1;
       prevHash = r.lastHash;
       count += r.count;
+      onProgress?.({ done: count, total: head });
       return true;
     };
     for await (const chunk of chunks) {

@@ -8,6 +8,8 @@ import { ConfigError } from "../errors.js";
 import { createKeys } from "../state/keys.js";
 import { createRedis, redisReachable } from "../state/redis.js";
 import { CliExit, cliConfig, EXIT, printJson } from "./context.js";
+import { intArg } from "./options.js";
+import { bar, Progress } from "./progress.js";
 
 async function source(file: string | undefined): Promise<{ src: AuditSource; close: () => void }> {
   if (file) return { src: { kind: "file", file }, close: () => {} };
@@ -55,11 +57,24 @@ export function registerAudit(program: Command): void {
       try {
         const started = Date.now();
         // On several cores when the chain is long (src/audit/verify-parallel.ts); the result is verifyChain's.
-        const result = await verifySource(src, key, { full: opts.full });
-        // Checkpoints are verified with the same public key: a checkpoint signed by another key is not one of ours.
-        // The S3 SDK is loaded only when needed: every CLI command (panic included) loads this file.
-        const sink = opts.checkpoints ? (await import("../s3/anchoring.js")).checkpointSinkFor(cliConfig()) : null;
-        const cps = sink ? await verifyCheckpoints(readEntries(src), await sink.readAll(), key) : null;
+        // On a terminal, a bar with entries/s and the ETA on stderr (nothing there with --json or off a terminal).
+        const p = new Progress({ json: opts.json });
+        const onProgress = ({ done, total }: { done: number; total: number | null }) =>
+          p.status(`verifying ${bar(done, total, Date.now() - started, "entries")}`);
+        let result: Awaited<ReturnType<typeof verifySource>>;
+        let cps: Awaited<ReturnType<typeof verifyCheckpoints>> | null = null;
+        try {
+          result = await verifySource(src, key, { full: opts.full, onProgress: p.live ? onProgress : undefined });
+          // Checkpoints are verified with the same public key: a checkpoint signed by another key is not one of ours.
+          // The S3 SDK is loaded only when needed: every CLI command (panic included) loads this file.
+          const sink = opts.checkpoints ? (await import("../s3/anchoring.js")).checkpointSinkFor(cliConfig()) : null;
+          if (sink) {
+            p.status("checking the chain against the anchored checkpoints…");
+            cps = await verifyCheckpoints(readEntries(src), await sink.readAll(), key);
+          }
+        } finally {
+          p.done();
+        }
         if (opts.json)
           printJson(
             cps
@@ -122,10 +137,13 @@ export function registerAudit(program: Command): void {
   audit
     .command("pubkey")
     .description("print the audit public key (PEM)")
-    .action(() => {
+    .option("--json", 'print {"public_key_pem","key_file"} as JSON')
+    .action((opts: { json?: boolean }) => {
       const config = cliConfig();
       try {
-        process.stdout.write(loadAuditKey(config.audit.keyFile, { create: false }).publicPem);
+        const pem = loadAuditKey(config.audit.keyFile, { create: false }).publicPem;
+        if (opts.json) printJson({ public_key_pem: pem, key_file: config.audit.keyFile });
+        else process.stdout.write(pem);
       } catch (err) {
         if (err instanceof ConfigError) throw new CliExit(EXIT.usage, err.userMessage);
         throw err;
@@ -135,13 +153,11 @@ export function registerAudit(program: Command): void {
   audit
     .command("tail")
     .description("print the last entries")
-    .option("-n <count>", "how many", "20")
+    .option("-n <count>", "how many (1 to 100000)", intArg(1, 100_000), 20)
     .option("--file <path>", "read a JSONL audit file instead of Redis")
     .option("--json", "one JSON entry per line (default: readable lines)")
-    .action(async (opts: { n: string; file?: string; json?: boolean }) => {
-      const n = Number(opts.n);
-      if (!Number.isInteger(n) || n < 1 || n > 100_000)
-        throw new CliExit(EXIT.usage, "-n must be an integer from 1 to 100000");
+    .action(async (opts: { n: number; file?: string; json?: boolean }) => {
+      const n = opts.n;
       const { src, close } = await source(opts.file);
       try {
         for (const raw of await tailEntries(src, n)) {

@@ -1,8 +1,7 @@
 // Shared CLI plumbing: config, a stderr logger (stdout stays clean for --json), the runtime, exit codes.
-import { pino } from "pino";
 import type { Config } from "../config.js";
 import { ConfigError, describeError, StateUnavailableError, TradeguardError, UsageError } from "../errors.js";
-import { type Logger, loggerOptions } from "../log.js";
+import { createLogger, type Logger } from "../log.js";
 import { createRuntime, loadAppConfig } from "../main.js";
 import { createNotifier } from "../notify-factory.js";
 import type { Runtime } from "../runtime.js";
@@ -21,19 +20,9 @@ export class CliExit extends Error {
   }
 }
 
-/** A logger on stderr; pretty on a terminal. */
+/** A logger on stderr (stdout stays clean for --json): pretty on a terminal, JSON lines on a pipe or a file. */
 export function cliLogger(level: string): Logger {
-  const opts = loggerOptions(level);
-  if (process.stderr.isTTY) {
-    return pino({
-      ...opts,
-      transport: {
-        target: "pino-pretty",
-        options: { destination: 2, colorize: true, ignore: "pid,hostname", translateTime: "SYS:HH:MM:ss" },
-      },
-    });
-  }
-  return pino(opts, pino.destination({ fd: 2, sync: true }));
+  return createLogger({ level, pretty: true, fd: 2 });
 }
 
 /** Parses the config or ends with exit code 2. */
@@ -47,7 +36,10 @@ export function cliConfig(): Config {
 }
 
 /** Runs `fn` with a runtime built for the CLI (fast Redis give-up), then closes it. */
-export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, opts: { logLevel?: string } = {}): Promise<T> {
+export async function withRuntime<T>(
+  fn: (rt: Runtime) => Promise<T>,
+  opts: { logLevel?: string; now?: () => Date } = {},
+): Promise<T> {
   const config = cliConfig();
   const log = cliLogger(opts.logLevel ?? (config.logLevel === "info" ? "warn" : config.logLevel));
   let rt: Runtime;
@@ -55,6 +47,7 @@ export async function withRuntime<T>(fn: (rt: Runtime) => Promise<T>, opts: { lo
     rt = await createRuntime(config, {
       log,
       interactive: true,
+      ...(opts.now ? { now: opts.now } : {}),
       notifier: createNotifier(config, log, (l) => process.stderr.write(`${l}\n`)),
     });
   } catch (err) {

@@ -60,10 +60,12 @@ export function registerCutover(program: Command): void {
     .command("disable <assetClass>")
     .description("disable an asset class now: trading processes refuse its orders (audited)")
     .requiredOption("--reason <reason>", "why")
-    .action(async (assetClass: string, opts: { reason: string }) => {
+    .option("--json", 'print {"asset_class","enabled":false} as JSON')
+    .action(async (assetClass: string, opts: { reason: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "cutover disable");
         await rt.ops.cutover.disable(cliActor(), assetClass, opts.reason);
+        if (opts.json) return printJson({ asset_class: assetClass, enabled: false });
         process.stdout.write(`${assetClass} disabled.\n`);
       });
     });

@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { cliActor } from "../config.js";
 import type { DrRehearsal } from "../ops/dr.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+import { duration, Progress, plural } from "./progress.js";
 
 /** The human report of one rehearsal. */
 export function rehearsalText(r: DrRehearsal): string {
@@ -35,7 +36,26 @@ export function registerDr(program: Command): void {
     .action(async (opts: { snapshot?: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "dr rehearse");
-        const r = await rt.ops.dr.rehearse(cliActor(), { snapshot: opts.snapshot });
+        // Progress on stderr: each step as it finishes (a live line of the one under way on a terminal).
+        const p = new Progress({ json: opts.json });
+        p.tick(() => "checking the scratch Redis is not the live one…");
+        const r = await rt.ops.dr
+          .rehearse(cliActor(), {
+            snapshot: opts.snapshot,
+            onStep: (s) => {
+              if (s.step === "scratch") {
+                p.step(`scratch Redis ${s.scratch} is not the live keyspace ${p.ok()}`);
+                p.tick(() => "reading the snapshot…");
+              } else if (s.step === "snapshot") {
+                p.step(`snapshot ${s.path} (taken ${s.takenAt}): ${plural(s.keys, "key")} ${p.ok()}`);
+                p.tick(() => `restoring ${plural(s.keys, "key")} and comparing…`);
+              } else {
+                p.step(`restored ${plural(s.keys, "key")} ${p.ok()} (${duration(s.ms)})`);
+                p.tick(() => "comparing key by key and recording the rehearsal…");
+              }
+            },
+          })
+          .finally(() => p.done());
         if (opts.json) printJson(r);
         else process.stdout.write(`${rehearsalText(r)}\n`);
         if (!r.ok) throw new CliExit(EXIT.failed);

@@ -6,6 +6,8 @@ import { cliActor } from "../config.js";
 import { ConsoleNotifier } from "../notify.js";
 import { incompleteSteps, reportText } from "../ops/panic-report.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+import { countdown, Progress } from "./progress.js";
+import { PanicProgress } from "./progress-panic.js";
 
 async function confirmOnTty(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -25,6 +27,10 @@ export function registerKillSwitch(program: Command): void {
     .requiredOption("--reason <reason>", "why (recorded in the audit log and the alert)")
     .option("--yes", "do not ask for confirmation")
     .option("--json", "print the report as JSON")
+    .addHelpText(
+      "after",
+      '\nExit codes: 0 HALT-VERIFIED, 1 HALT-PARTIAL or incomplete (or not confirmed), 2 usage (off a terminal without --yes), 3 the halt flag is not set in Redis.\nExamples:\n  tradeguard panic --reason "runaway strategy"          (asks you to type HALT)\n  tradeguard panic --reason "runaway strategy" --yes --json\n',
+    )
     .action(async (opts: { reason: string; yes?: boolean; json?: boolean }) => {
       const actor = cliActor();
       await withRuntime(async (rt) => {
@@ -41,7 +47,15 @@ export function registerKillSwitch(program: Command): void {
         } else await rt.ops.panicRequest.prepare(actor, opts.reason, { radius: false });
         // The report is printed here; on the console the alert would only print it a second time.
         const announce = !(rt.notifier instanceof ConsoleNotifier);
-        const { report, joined } = await rt.ops.panic.halt({ actor, reason: opts.reason, announce });
+        // Progress on stderr: the halt flag the moment it is set, then each broker's steps (src/cli/progress-panic.ts).
+        const progress = new PanicProgress(
+          new Progress({ json: opts.json }),
+          rt.brokers.map((b) => b.name),
+        );
+        progress.start();
+        const { report, joined } = await rt.ops.panic
+          .halt({ actor, reason: opts.reason, announce, onStep: progress.onStep, onProgress: progress.onProgress })
+          .finally(() => progress.done());
         if (opts.json) printJson({ ...report, joined });
         else process.stdout.write(`${joined ? "(joined the panic already running)\n" : ""}${reportText(report)}\n`);
         // Exit codes (README): 3 when Redis could not take the halt flag, or the panic is not recorded in Redis;
@@ -70,6 +84,10 @@ export function registerKillSwitch(program: Command): void {
     .description("ask to resume trading (needs approval from someone else)")
     .requiredOption("--reason <reason>", "why trading may resume")
     .option("--json", "print the request as JSON")
+    .addHelpText(
+      "after",
+      '\nExit codes: 0 requested, 1 refused (not halted, not in roles.clear), 3 Redis unreachable.\nExample:\n  tradeguard clear --reason "flat and reconciled"   then someone else: tradeguard approve <c-id>\n',
+    )
     .action(async (opts: { reason: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "clear");
@@ -87,6 +105,10 @@ export function registerKillSwitch(program: Command): void {
     .description("approve a clear request (c…), a key rotation (r…; the last approval runs it) or a cutover (g…)")
     .option("--json", "print the outcome as JSON")
     .option("--wait", "stay until the soak ends and trading is active")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 recorded or approved, 1 refused (your own request, not in roles.approve, expired), 3 Redis unreachable.\nExamples:\n  tradeguard approve c20261202T013000Z-1a2b3c --wait\n  tradeguard approve r20261202T013000Z-4d5e6f --json\n",
+    )
     .action(async (requestId: string, opts: { json?: boolean; wait?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "approve");
@@ -117,11 +139,23 @@ export function registerKillSwitch(program: Command): void {
           process.stdout.write(`Approval recorded (${res.request.approvals.length}/${res.request.needed}).\n`);
         else process.stdout.write(`Approved: trading is reduce-only until ${res.soakUntil}, then active.\n`);
         if (opts.wait && res.outcome === "approved") {
-          while ((await rt.mode.get()).mode === "reduce_only") {
-            await rt.ops.resume.soakTick();
-            await new Promise((r) => setTimeout(r, 1000));
+          // The soak's countdown on stderr on a terminal; with --json, one line on stderr when it is over.
+          const p = new Progress({ json: opts.json });
+          const until = Date.parse(res.soakUntil ?? "") || Date.now();
+          let mode = (await rt.mode.get()).mode;
+          p.tick(() => `reduce-only soak: ${countdown(until - Date.now())} left, then active (${res.soakUntil})`);
+          try {
+            while (mode === "reduce_only") {
+              await rt.ops.resume.soakTick();
+              await new Promise((r) => setTimeout(r, 1000));
+              mode = (await rt.mode.get()).mode;
+            }
+            if (opts.json) p.step(`soak over ${mode === "active" ? p.ok() : p.warn()} mode is now ${mode}`);
+          } finally {
+            p.done();
           }
-          process.stdout.write(`Mode is now ${(await rt.mode.get()).mode}.\n`);
+          // With --json, stdout holds only the outcome document.
+          if (!opts.json) process.stdout.write(`Mode is now ${mode}.\n`);
         }
       });
     });

@@ -8,16 +8,8 @@ import { type Closures, closuresFromHash, marketStatus, NY_ZONE } from "../marke
 import { priceBands } from "../market/luld.js";
 import { createKeys, MARKET_KEYS } from "../state/keys.js";
 import { createRedis, redisReachable } from "../state/redis.js";
-import { CliExit, cliConfig, EXIT, printJson } from "./context.js";
-
-/** Parses `--at`: ISO-8601; without an offset it is New York time. Defaults to now. */
-export function parseAt(s: string | undefined, now: () => Date = () => new Date()): Date {
-  if (s === undefined) return now();
-  const dt = DateTime.fromISO(s, { zone: NY_ZONE });
-  if (!dt.isValid)
-    throw new CliExit(EXIT.usage, `--at: not an ISO-8601 time: ${JSON.stringify(s)} (e.g. 2026-11-27T12:45:00-05:00)`);
-  return dt.toJSDate();
-}
+import { cliConfig, printJson } from "./context.js";
+import { choiceOption, instantArg, positiveDecimalArg } from "./options.js";
 
 /** The desk's unscheduled closures from Redis, or null (with the reason) when Redis cannot be asked. */
 async function readClosures(): Promise<{ closures: Closures | null; note: string | null }> {
@@ -60,11 +52,12 @@ export function registerMarket(program: Command): void {
   program
     .command("market")
     .description("NYSE session at an instant: open or not, the day's session and bounds, why it is closed")
-    .option("--at <iso>", "ISO-8601 instant (without an offset: New York time); default now")
+    .option("--at <iso>", "ISO-8601 instant (without an offset: New York time); default now", instantArg)
     .option("--offline", "do not read unscheduled closures from Redis")
-    .option("--json", "print as JSON")
-    .action(async (opts: { at?: string; offline?: boolean; json?: boolean }) => {
-      const at = parseAt(opts.at);
+    .option("--json", 'print {"open","session","opens","closes","reason"} as JSON')
+    .addHelpText("after", "\nExample:\n  tradeguard market --at 2026-11-27T12:45:00-05:00 --json\n")
+    .action(async (opts: { at?: Date; offline?: boolean; json?: boolean }) => {
+      const at = opts.at ?? new Date();
       const { closures, note } = opts.offline ? { closures: null, note: null } : await readClosures();
       if (note) process.stderr.write(`tradeguard: ${note}\n`);
       const s = marketStatus(at, closures ?? undefined);
@@ -85,23 +78,28 @@ export function registerMarket(program: Command): void {
   program
     .command("luld")
     .description("LULD price bands for a Reference Price (LULD Plan Appendix A; closing-period doubling)")
-    .requiredOption("--ref-price <price>", "Reference Price in dollars")
-    .requiredOption("--tier <tier>", "1 (S&P 500, Russell 1000, Schedule 1 ETPs) or 2")
-    .option("--at <iso>", "ISO-8601 instant (without an offset: New York time); default now")
-    .option("--prev-close <price>", "prior close, which picks the parameter bracket (default: the Reference Price)")
-    .option("--json", "print as JSON")
-    .action((opts: { refPrice: string; tier: string; at?: string; prevClose?: string; json?: boolean }) => {
-      const dec = (name: string, s: string) => {
-        if (!/^\d+(\.\d+)?$/.test(s) || new Decimal(s).lte(0)) {
-          throw new CliExit(EXIT.usage, `${name}: expected a positive price in dollars, got ${JSON.stringify(s)}`);
-        }
-        return new Decimal(s);
-      };
-      const ref = dec("--ref-price", opts.refPrice);
-      const prev = opts.prevClose !== undefined ? dec("--prev-close", opts.prevClose) : undefined;
-      if (opts.tier !== "1" && opts.tier !== "2")
-        throw new CliExit(EXIT.usage, `--tier: expected 1 or 2, got ${JSON.stringify(opts.tier)}`);
-      const at = parseAt(opts.at);
+    .requiredOption("--ref-price <price>", "Reference Price in dollars", positiveDecimalArg)
+    .addOption(
+      choiceOption("--tier <tier>", "1 (S&P 500, Russell 1000, Schedule 1 ETPs) or 2", [
+        "1",
+        "2",
+      ]).makeOptionMandatory(),
+    )
+    .option("--at <iso>", "ISO-8601 instant (without an offset: New York time); default now", instantArg)
+    .option(
+      "--prev-close <price>",
+      "prior close, which picks the parameter bracket (default: the Reference Price)",
+      positiveDecimalArg,
+    )
+    .option("--json", 'print {"lower","upper","percent","doubled"} as JSON')
+    .addHelpText(
+      "after",
+      "\nExample:\n  tradeguard luld --ref-price 190.25 --tier 1 --at 2026-12-01T15:50:00-05:00 --json\n",
+    )
+    .action((opts: { refPrice: string; tier: "1" | "2"; at?: Date; prevClose?: string; json?: boolean }) => {
+      const ref = new Decimal(opts.refPrice);
+      const prev = opts.prevClose !== undefined ? new Decimal(opts.prevClose) : undefined;
+      const at = opts.at ?? new Date();
       const b = priceBands({ referencePrice: ref, tier: opts.tier === "1" ? 1 : 2, at, previousClose: prev });
       const out = {
         lower: b.lower.toNumber(),

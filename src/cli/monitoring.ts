@@ -8,6 +8,7 @@ import { renderOptionsOf } from "../monitoring/config.js";
 import { renderDashboard } from "../monitoring/dashboard.js";
 import { renderRules } from "../monitoring/rules.js";
 import { CliExit, cliConfig, EXIT, printJson } from "./context.js";
+import { table } from "./style.js";
 
 /** Writes `text` to `file` atomically (a reader such as Prometheus never sees half a file), or to stdout. */
 function output(text: string, file: string | undefined): void {
@@ -54,10 +55,7 @@ export function registerMonitoring(program: Command): void {
     .option("--json", "print as JSON")
     .action((opts: { json?: boolean }) => {
       if (opts.json) return printJson({ metrics: METRICS });
-      const lines = METRICS.map(
-        (m) =>
-          `${m.name.padEnd(52)} ${m.type.padEnd(9)} ${(m.labels.join(",") || "-").padEnd(24)} ${m.source.padEnd(22)} ${m.help}`,
-      );
-      process.stdout.write(`${lines.join("\n")}\n`);
+      const rows = METRICS.map((m) => [m.name, m.type, m.labels.join(",") || "-", m.source, m.help]);
+      process.stdout.write(`${table(["metric", "type", "labels", "set by", "help"], rows)}\n`);
     });
 }

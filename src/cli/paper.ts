@@ -1,13 +1,15 @@
 // tradeguard paper ... — drive the built-in paper broker (drills, demos, local mode).
 import type { Command } from "commander";
 import { PaperBroker } from "../brokers/paper.js";
-import { UserInputError } from "../errors.js";
+import { UsageError } from "../errors.js";
 import type { Runtime } from "../runtime.js";
-import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+import { printJson, requireRedis, withRuntime } from "./context.js";
+import { choiceOption, decimalArg, positiveDecimalArg } from "./options.js";
+import { table } from "./style.js";
 
 function paper(rt: Runtime, name: string): PaperBroker {
   const b = rt.ops.deps.brokers.find((x) => x.name === name);
-  if (!(b instanceof PaperBroker)) throw new UserInputError(`No paper broker named ${name} is configured.`);
+  if (!(b instanceof PaperBroker)) throw new UsageError(`--broker ${name}: no paper broker of that name is configured`);
   return b;
 }
 
@@ -18,46 +20,66 @@ export function registerPaper(program: Command): void {
     .command("order")
     .description("place a simulated order (limit orders rest; market orders fill at the mark)")
     .requiredOption("--symbol <s>")
-    .requiredOption("--side <buy|sell>")
-    .requiredOption("--qty <decimal>")
-    .option("--limit <price>", "limit price (omit for a market order)")
+    .addOption(choiceOption("--side <side>", "buy or sell", ["buy", "sell"]).makeOptionMandatory())
+    .requiredOption("--qty <decimal>", "quantity (> 0)", positiveDecimalArg)
+    .option("--limit <price>", "limit price (omit for a market order)", positiveDecimalArg)
     .option("--broker <name>", "paper broker name", "paper")
-    .action(async (o: { symbol: string; side: string; qty: string; limit?: string; broker: string }) => {
-      if (o.side !== "buy" && o.side !== "sell") throw new CliExit(EXIT.usage, "--side must be buy or sell");
-      await withRuntime(async (rt) => {
-        await requireRedis(rt, "paper");
-        const id = await paper(rt, o.broker).placeOrder({
-          symbol: o.symbol,
-          side: o.side as "buy" | "sell",
-          qty: o.qty,
-          type: o.limit ? "limit" : "market",
-          limitPrice: o.limit,
+    .option("--json", 'print {"id"} as JSON')
+    .addHelpText("after", "\nExample:\n  tradeguard paper order --symbol MSFT --side buy --qty 1 --limit 400\n")
+    .action(
+      async (o: {
+        symbol: string;
+        side: "buy" | "sell";
+        qty: string;
+        limit?: string;
+        broker: string;
+        json?: boolean;
+      }) => {
+        await withRuntime(async (rt) => {
+          await requireRedis(rt, "paper");
+          const id = await paper(rt, o.broker).placeOrder({
+            symbol: o.symbol,
+            side: o.side,
+            qty: o.qty,
+            type: o.limit ? "limit" : "market",
+            limitPrice: o.limit,
+          });
+          if (o.json) printJson({ id });
+          else process.stdout.write(`${id}\n`);
         });
-        process.stdout.write(`${id}\n`);
-      });
-    });
+      },
+    );
   cmd
     .command("position")
     .description("set a simulated position (negative qty = short)")
     .requiredOption("--symbol <s>")
-    .requiredOption("--qty <decimal>")
-    .requiredOption("--price <decimal>")
+    .requiredOption("--qty <decimal>", "signed quantity (negative: short)", decimalArg)
+    .requiredOption("--price <decimal>", "average entry price (> 0)", positiveDecimalArg)
     .option("--broker <name>", "paper broker name", "paper")
-    .action(async (o: { symbol: string; qty: string; price: string; broker: string }) => {
+    .option("--json", 'print {"symbol","qty","price"} as JSON')
+    .action(async (o: { symbol: string; qty: string; price: string; broker: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "paper");
         await paper(rt, o.broker).setPosition(o.symbol, o.qty, o.price);
+        if (o.json) printJson({ symbol: o.symbol, qty: o.qty, price: o.price });
       });
     });
   cmd
     .command("book")
     .description("show open orders and positions")
     .option("--broker <name>", "paper broker name", "paper")
-    .action(async (o: { broker: string }) => {
+    .option("--json", 'print {"orders","positions"} as JSON')
+    .action(async (o: { broker: string; json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "paper");
         const b = paper(rt, o.broker);
-        printJson({ orders: await b.listOpenOrders(), positions: await b.listPositions() });
+        const book = { orders: await b.listOpenOrders(), positions: await b.listPositions() };
+        if (o.json) return printJson(book);
+        const orders = book.orders.map((x) => [x.id, x.symbol, x.side, x.qty ?? "—", x.type, x.limitPrice ?? "—"]);
+        const positions = book.positions.map((p) => [p.symbol, p.qty, p.avgEntryPrice ?? "—", p.marketValue ?? "—"]);
+        process.stdout.write(
+          `${orders.length ? table(["order", "symbol", "side", "qty", "type", "limit"], orders) : "no open orders"}\n\n${positions.length ? table(["symbol", "qty", "avg entry", "market value"], positions) : "no positions"}\n`,
+        );
       });
     });
 }

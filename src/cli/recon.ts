@@ -2,13 +2,15 @@
 import type { Command } from "commander";
 import { cliActor } from "../config.js";
 import { CliExit, EXIT, printJson, withRuntime } from "./context.js";
+import { dateArg } from "./options.js";
+import { duration, Progress } from "./progress.js";
 
 /** Registers recon. */
 export function registerRecon(program: Command): void {
   program
     .command("recon")
     .description("reconcile a trade date: the broker's statement against our FIFO ledger, exact to the cent")
-    .requiredOption("--date <YYYY-MM-DD>", "the trade date (America/New_York)")
+    .requiredOption("--date <YYYY-MM-DD>", "the trade date (America/New_York)", dateArg)
     .option("--broker <name>", "only this broker's fills; without --statement, fetch its statement live (alpaca)")
     .option("--statement <file>", "a saved statement: Alpaca activities JSON, or a generic CSV (docs/recon.md)")
     .option("--positions <file>", "with an Alpaca --statement: the positions JSON of the date's close")
@@ -28,22 +30,41 @@ export function registerRecon(program: Command): void {
         json?: boolean;
       }) => {
         if (opts.positions && !opts.statement) throw new CliExit(EXIT.usage, "--positions needs --statement");
-        const live = process.stderr.isTTY && !opts.json;
+        // Progress on stderr: the phase and its rows live on a terminal; one line per finished phase elsewhere.
+        const p = new Progress({ json: opts.json });
+        const started = Date.now();
+        let phase: { name: string; rows: number; at: number } | null = null;
+        const finishPhase = () => {
+          if (!phase) return;
+          const { name, rows, at } = phase;
+          p.step(
+            `recon ${opts.date}: ${name} ${p.ok()} ${rows.toLocaleString("en-US")} rows (${duration(Date.now() - at)})`,
+          );
+        };
         await withRuntime(async (rt) => {
-          const { result, saved } = await rt.ops.recon.run({
-            actor: cliActor(),
-            date: opts.date,
-            broker: opts.broker,
-            statement: opts.statement ? { file: opts.statement, positions: opts.positions } : undefined,
-            ledger: opts.ledger,
-            onProgress: live
-              ? (p) =>
-                  process.stderr.write(
-                    `\r\x1b[2Krecon ${opts.date}: ${p.phase} ${p.rows.toLocaleString("en-US")} rows…`,
-                  )
-              : undefined,
-          });
-          if (live) process.stderr.write("\r\x1b[2K");
+          const { result, saved } = await rt.ops.recon
+            .run({
+              actor: cliActor(),
+              date: opts.date,
+              broker: opts.broker,
+              statement: opts.statement ? { file: opts.statement, positions: opts.positions } : undefined,
+              ledger: opts.ledger,
+              onProgress: (at) => {
+                if (phase?.name !== at.phase) {
+                  finishPhase();
+                  phase = { name: at.phase, rows: at.rows, at: Date.now() };
+                }
+                phase.rows = at.rows;
+                p.status(
+                  `recon ${opts.date}: ${at.phase} ${at.rows.toLocaleString("en-US")} rows… ${duration(Date.now() - started)}`,
+                );
+              },
+            })
+            .then((run) => {
+              finishPhase();
+              return run;
+            })
+            .finally(() => p.done());
           if (opts.json) {
             const { broker: _broker, ...contract } = result;
             printJson(contract);

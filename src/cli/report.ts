@@ -3,7 +3,7 @@
 // (saved in the snapshot store and posted to the alert channel with the charts).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Command } from "commander";
+import { Argument, type Command } from "commander";
 import { createFileUploader } from "../bot/files.js";
 import { cliActor } from "../config.js";
 import { UsageError } from "../errors.js";
@@ -34,7 +34,8 @@ export function reportSources(rt: Runtime) {
 /** Registers report. */
 export function registerReport(program: Command): void {
   program
-    .command("report <kind>")
+    .command("report")
+    .addArgument(new Argument("<kind>", "weekly or monthly").choices(["weekly", "monthly"]))
     .description("the weekly health report or the monthly cost and strategy-risk report, with charts")
     .option("--since <YYYY-MM-DD>", "the period starts that day (New York); default: the last complete week/month")
     .option("--out <dir>", "write <id>.md, <id>.json and the chart PNGs to this directory")

@@ -5,6 +5,7 @@ import { cliActor } from "../config.js";
 import { UsageError } from "../errors.js";
 import { brokerArg } from "../ops/rotate.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+import { table } from "./style.js";
 
 /** Reads the secret (first line) and an optional passphrase (second line) from standard input. */
 async function readSecretFromStdin(): Promise<{ secret: string; password?: string }> {
@@ -55,15 +56,15 @@ export function registerSecrets(program: Command): void {
         }));
         if (opts.json) return printJson(rows);
         if (rows.length === 0)
-          process.stdout.write("no managed brokers (give a broker `secret: <name>` in the config)\n");
-        else
-          process.stdout.write(
-            `${"broker".padEnd(20)} ${"current".padEnd(24)} ${"age".padStart(5)}  pending / previous\n`,
-          );
-        for (const r of rows)
-          process.stdout.write(
-            `${r.broker.padEnd(20)} ${(r.current_key_id ?? "(none)").padEnd(24)} ${r.current_age_days === null ? "    —" : `${r.current_age_days} d`.padStart(5)}  ${r.pending_key_id ?? "—"} / ${r.previous_key_id ?? "—"}\n`,
-          );
+          return void process.stdout.write("no managed brokers (give a broker `secret: <name>` in the config)\n");
+        const cells = rows.map((r) => [
+          r.broker,
+          r.current_key_id ?? "(none)",
+          r.current_age_days === null ? "—" : `${r.current_age_days} d`,
+          r.pending_key_id ?? "—",
+          r.previous_key_id ?? "—",
+        ]);
+        process.stdout.write(`${table(["broker", "current", "age", "pending", "previous"], cells)}\n`);
       });
     });
   secrets
@@ -82,9 +83,11 @@ export function registerSecrets(program: Command): void {
   secrets
     .command("retire <broker> <keyId>")
     .description("drop the PREVIOUS key after revoking it at the venue (resolves its revoke alert)")
-    .action(async (broker: string, keyId: string) => {
+    .option("--json", 'print {"broker","key_id","retired"} as JSON')
+    .action(async (broker: string, keyId: string, opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
         await rt.ops.secrets.retire(cliActor(), brokerArg(broker), keyId);
+        if (opts.json) return printJson({ broker, key_id: keyId, retired: true });
         process.stdout.write(`${broker}: key ${keyId} retired.\n`);
       });
     });

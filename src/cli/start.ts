@@ -17,10 +17,8 @@ export function registerStart(program: Command): void {
     .description("start the bot (Slack HTTP, Socket Mode, or local mode without Slack tokens)")
     .action(async () => {
       const config = cliConfig();
-      const log = createLogger({
-        level: config.logLevel,
-        pretty: config.mode === "local" || Boolean(process.stdout.isTTY),
-      });
+      // Pretty lines on a terminal; JSON lines (what log collectors parse) on a pipe or a file, in every mode.
+      const log = createLogger({ level: config.logLevel, pretty: true });
       log.info({ config: redactedConfig(config) }, "configuration");
       let rt: Awaited<ReturnType<typeof createRuntime>>;
       try {

@@ -1,7 +1,9 @@
 // tradeguard status
 import type { Command } from "commander";
+import { sopLink } from "../notify.js";
 import { reportText } from "../ops/panic-report.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
+import { paint } from "./style.js";
 
 /** Registers status. */
 export function registerStatus(program: Command): void {
@@ -9,6 +11,10 @@ export function registerStatus(program: Command): void {
     .command("status")
     .description("trading mode, reason, since, last panic report")
     .option("--json", "print as JSON")
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 shown, 1 a key holds garbage (named on stderr), 3 Redis unreachable.\nExample:\n  tradeguard status --json\n",
+    )
     .action(async (opts: { json?: boolean }) => {
       await withRuntime(async (rt) => {
         await requireRedis(rt, "status");
@@ -22,7 +28,8 @@ export function registerStatus(program: Command): void {
           printJson(s);
           return unreadable();
         }
-        const lines = [`mode: ${s.mode}${s.invalid ? ` (INVALID VALUE: ${s.invalid})` : ""}`];
+        const modeStyle = s.mode === "active" ? "green" : s.mode === "halt" ? "red" : "yellow";
+        const lines = [`mode: ${paint(modeStyle, s.mode)}${s.invalid ? ` (INVALID VALUE: ${s.invalid})` : ""}`];
         if (s.since) lines.push(`since: ${s.since} by ${s.actor ?? "?"}`);
         if (s.reason) lines.push(`reason: ${s.reason}`);
         if (s.panicRunning) lines.push(`panic running: ${s.panicRunning}`);
@@ -39,7 +46,7 @@ export function registerStatus(program: Command): void {
           lines.push(`guard ${g.name}: ${g.state}${g.detail && g.detail !== "ok" ? ` — ${g.detail}` : ""}`);
         for (const a of s.alerts)
           lines.push(
-            `alert ${a.severity}: ${a.title} (since ${a.since}, ${a.count}×${a.ackedBy ? `, acked by ${a.ackedBy}` : ""})`,
+            `alert ${paint(a.severity === "critical" ? "red" : a.severity === "warn" ? "yellow" : "dim", a.severity)}: ${a.title} (since ${a.since}, ${a.count}×${a.ackedBy ? `, acked by ${a.ackedBy}` : ""}) → ${sopLink(rt.config.runbookUrl, a.sop)}`,
           );
         for (const k of s.keys)
           lines.push(

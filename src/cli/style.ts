@@ -1,16 +1,10 @@
-// Terminal output: colour through node:util styleText, only where it helps and only where it is wanted — a TTY,
-// NO_COLOR unset (https://no-color.org), or FORCE_COLOR set — and tables with a header whose columns line up
-// whatever colour codes the cells hold.
+// Terminal output: colour through node:util styleText, only where it helps and only where it is wanted (colorEnabled
+// in src/log.ts, which the pretty log lines follow too: a TTY, NO_COLOR unset (https://no-color.org), or FORCE_COLOR
+// set), and tables with a header whose columns line up whatever colour codes the cells hold.
 import { styleText } from "node:util";
+import { colorEnabled } from "../log.js";
 
 type Style = Parameters<typeof styleText>[0];
-
-/** Whether `stream` gets colour: FORCE_COLOR (not "0") wins, then NO_COLOR (any value), then "is it a terminal". */
-export function colorEnabled(stream: NodeJS.WriteStream = process.stdout, env = process.env): boolean {
-  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "0") return true;
-  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
-  return Boolean(stream.isTTY) && env.TERM !== "dumb";
-}
 
 /** `text` in `style` when colour is enabled for `stream`, else as is. */
 export function paint(style: Style, text: string, stream: NodeJS.WriteStream = process.stdout): string {
@@ -29,5 +23,7 @@ export function table(header: string[], rows: string[][]): string {
       .map((c, i) => (i === cells.length - 1 ? c : c + " ".repeat(widths[i]! - visible(c))))
       .join("  ")
       .trimEnd();
-  return [line(header), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join("\n");
+  return [line(header.map((h) => paint("bold", h))), line(widths.map((w) => "─".repeat(w))), ...rows.map(line)].join(
+    "\n",
+  );
 }

@@ -16,8 +16,9 @@ import type { GuardState, GuardStatus } from "../ops/deps.js";
 import type { Keys } from "../state/keys.js";
 import { HASH_FIELD_CHECKS, type KeyProblem, readKeys } from "../state/validate.js";
 import type { AlertPipeline } from "./alerts.js";
-import type { Finding, FlagChange, Guard, KeyRead, ProbeContext, Snapshot } from "./guard.js";
+import type { Finding, Guard, KeyRead, ProbeContext } from "./guard.js";
 import { describeSkipped, EffectRunner } from "./runner/effects.js";
+import { evaluateGuard } from "./runner/evaluate.js";
 import { SOP as LEASE_SOP, TickLeases } from "./runner/lease.js";
 import { intervalMs, scheduleTicks } from "./runner/schedule.js";
 import { type GuardValues, readSnapshot } from "./runner/snapshot.js";
@@ -317,66 +318,17 @@ export class GuardRunner {
   }
 
   private async evaluate(e: Entry, got: GuardValues, now: Date, slot: string | null) {
-    const { values, invalid, read } = got;
     const name = e.guard.name;
-    const started = performance.now();
-    const base = { entry: e, read, actions: [] as FlagChange[] };
-    const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
-    if (invalid.length) {
-      const f: Finding = {
-        guard: name,
-        key: `${name}:data_invalid`,
-        severity: "warn",
-        title: `${name}: data invalid`,
-        detail: `Redis holds values this guard cannot read, so it did not evaluate: ${invalid.join("; ")}`,
-        sop: "sop-guard-data-invalid",
-      };
-      this.deps.log.warn({ guard: name, invalid }, "guard data invalid");
-      return { ...base, findings: [f], state: "error" as GuardState, detail: f.detail, durationMs: elapsed() };
-    }
-    try {
-      const snapshot: Snapshot = { values };
-      if (e.guard.probe) {
-        const signal = AbortSignal.timeout(e.timeoutMs);
-        const ctx: TickContext = { signal, now, slot };
-        snapshot.probe = await Promise.race([
-          e.guard.probe(e.config, ctx),
-          new Promise<never>((_, reject) =>
-            signal.addEventListener("abort", () => reject(new Error(`probe overran its ${e.timeoutMs} ms budget`))),
-          ),
-        ]);
-      }
-      const findings = e.guard.evaluate(snapshot, now, e.config).map((f) => ({ ...f, guard: f.guard || name }));
-      for (const m of e.guard.measure?.(snapshot, e.config) ?? [])
+    const ctx: Omit<TickContext, "signal" | "now"> = { slot };
+    const r = await evaluateGuard(e, got, now, ctx);
+    if (r.invalid.length) this.deps.log.warn({ guard: name, invalid: r.invalid }, "guard data invalid");
+    else if (r.error) this.deps.log.error({ err: r.error, guard: name }, "guard failed");
+    else if (r.durationMs > e.timeoutMs)
+      this.deps.log.warn({ guard: name, durationMs: r.durationMs }, "guard overran its budget");
+    if (r.snapshot)
+      for (const m of e.guard.measure?.(r.snapshot, e.config) ?? [])
         this.deps.metrics.guardGauge(m.name).set(m.labels ?? {}, m.value);
-      const durationMs = elapsed();
-      const worst: GuardState = findings.some((f) => f.severity === "critical")
-        ? "critical"
-        : findings.some((f) => f.severity === "warn")
-          ? "warn"
-          : "ok";
-      let detail =
-        findings
-          .filter((f) => f.severity !== "info")
-          .map((f) => f.title)
-          .join("; ") || "ok";
-      if (durationMs > e.timeoutMs) {
-        detail = `overran its ${e.timeoutMs} ms budget (${durationMs} ms); ${detail}`;
-        this.deps.log.warn({ guard: name, durationMs }, "guard overran its budget");
-      }
-      return { ...base, actions: findings.flatMap((f) => f.actions ?? []), findings, state: worst, detail, durationMs };
-    } catch (err) {
-      const msg = (err as Error)?.message ?? String(err);
-      this.deps.log.error({ err, guard: name }, "guard failed");
-      const f: Finding = {
-        guard: name,
-        key: `${name}:error`,
-        severity: "warn",
-        title: `${name}: guard failed`,
-        detail: msg,
-        sop: "sop-guard-error",
-      };
-      return { ...base, findings: [f], state: "error" as GuardState, detail: msg, durationMs: elapsed() };
-    }
+    const { findings, actions, state, detail, durationMs } = r;
+    return { entry: e, read: got.read, findings, actions, state: state as GuardState, detail, durationMs };
   }
 }

@@ -106,6 +106,12 @@ export interface DrRehearsal extends RehearsalRecord {
   error: string | null;
 }
 
+/** A rehearsal's steps as they happen (the CLI's progress): the scratch Redis checked, the snapshot read, restored. */
+export type DrStep =
+  | { step: "scratch"; scratch: string }
+  | { step: "snapshot"; path: string; takenAt: string; keys: number }
+  | { step: "restored"; keys: number; ms: number };
+
 /** A snapshot's `redis` entries: values as read at snapshot time (string, hash, or absent). */
 const snapshotSchema = z.object({
   taken_at: z.string(),
@@ -143,7 +149,7 @@ export class DrOperation {
   }
 
   /** Restores the latest snapshot (or `snapshot`) into the scratch Redis and records the outcome (role `panic`). */
-  async rehearse(actor: string, opts: { snapshot?: string } = {}): Promise<DrRehearsal> {
+  async rehearse(actor: string, opts: { snapshot?: string; onStep?: (s: DrStep) => void } = {}): Promise<DrRehearsal> {
     const d = this.deps;
     await authorize(d, actor, "panic", "dr.rehearse");
     const url = d.config.dr.scratchUrl;
@@ -167,7 +173,12 @@ export class DrOperation {
     const scratch = this.connect(url);
     try {
       await this.refuseLive(scratch);
-      await within(this.restoreAndCompare(scratch, run, opts.snapshot), d.config.dr.timeoutMs, "the rehearsal");
+      opts.onStep?.({ step: "scratch", scratch: run.scratch });
+      await within(
+        this.restoreAndCompare(scratch, run, opts.snapshot, opts.onStep),
+        d.config.dr.timeoutMs,
+        "the rehearsal",
+      );
     } catch (err) {
       if (err instanceof ConfigError || err instanceof StateUnavailableError) throw err;
       run.error ??= message(err);
@@ -217,7 +228,12 @@ export class DrOperation {
       );
   }
 
-  private async restoreAndCompare(scratch: Redis, run: DrRehearsal, file?: string): Promise<void> {
+  private async restoreAndCompare(
+    scratch: Redis,
+    run: DrRehearsal,
+    file?: string,
+    onStep?: (s: DrStep) => void,
+  ): Promise<void> {
     const d = this.deps;
     const remote = bucketOf(s3Of(d.config), "snapshots")?.name ?? d.config.panic.s3?.bucket;
     if (!file && remote)
@@ -242,6 +258,7 @@ export class DrOperation {
       throw new Error(
         `the snapshot holds no Redis state to restore${run.skipped.length ? ` (${run.skipped[0]!.why})` : ""}`,
       );
+    onStep?.({ step: "snapshot", path: snap.path, takenAt: snap.takenAt, keys: entries.length });
     const restore = scratch.multi();
     for (const [key, value] of entries) {
       const k = d.keys.raw(key);
@@ -255,6 +272,7 @@ export class DrOperation {
     const failed = (res ?? []).find(([err]) => err);
     if (!res || failed) throw new Error(`the restore failed: ${failed?.[0]?.message ?? "transaction discarded"}`);
     run.restored = entries.map(([k]) => k);
+    onStep?.({ step: "restored", keys: entries.length, ms: run.ms });
     const read = scratch.pipeline();
     for (const [key] of entries) read.type(d.keys.raw(key)).get(d.keys.raw(key)).hgetall(d.keys.raw(key));
     const back = (await read.exec()) ?? [];

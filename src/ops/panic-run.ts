@@ -9,6 +9,7 @@ import { flattenBroker } from "../brokers/flatten.js";
 import { connectionLost } from "../state/redis.js";
 import type { OpsDeps } from "./deps.js";
 import { auditFields, type HaltReplication, type PanicReport, reportText, verdict } from "./panic-report.js";
+import { brokerStep, emitStep, type PanicStep } from "./panic-steps.js";
 import { readStateForSnapshot, writeSnapshot } from "./snapshot.js";
 import { message, within } from "./within.js";
 
@@ -27,6 +28,8 @@ export interface PanicAuditor {
 
 export interface RunOptions {
   onProgress?: (r: PanicReport) => void;
+  /** Each broker's cancel / close / verify (and retries, failovers) as they happen (src/ops/panic-steps.ts). */
+  onStep?: (s: PanicStep) => void;
   announce: boolean;
   /** Whether the halt this run's process set is confirmed (src/ops/halt-keeper.ts); awaited before the verdict. */
   halt?: Promise<HaltReplication | null>;
@@ -102,12 +105,14 @@ function flattenAll(
         attempt: report.attempts || 1,
         deadline,
         onCall: (op, o) => deps.metrics.brokerCalls.inc({ broker: b.name, op, outcome: o }),
-        onStep: (step, detail) =>
+        onStep: (step, detail) => {
           // A failover (the active endpoint failed mid-panic) is worth a warning; every other step is routine.
           deps.log[step === "failover" ? "warn" : "info"](
             { panic_id: report.id, step, ...detail },
             `panic ${report.id}: ${b.name} ${step}`,
-          ),
+          );
+          if (opts.onStep) emitStep(opts.onStep, brokerStep(b.name, step, detail), deps.log);
+        },
       });
       void auditor.auditSafely({
         actor: "tradeguard",

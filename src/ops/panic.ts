@@ -17,6 +17,7 @@ import { HaltKeeper } from "./halt-keeper.js";
 import { recordConfirmationPanic } from "./panic-confirm.js";
 import { checkReason, type HaltReplication, type PanicReport, startingReport } from "./panic-report.js";
 import { LEASE_MS, type PanicAuditor, runPanic } from "./panic-run.js";
+import { emitStep, type PanicStep } from "./panic-steps.js";
 import { authorize } from "./roles.js";
 import { message, within } from "./within.js";
 
@@ -30,6 +31,8 @@ export interface HaltInput {
   reason: string;
   /** Called with the report as it progresses (throttling is the caller's business). */
   onProgress?: (report: PanicReport) => void;
+  /** Called with each step as it happens: the halt flag first, then every broker's cancel / close / verify. */
+  onStep?: (step: PanicStep) => void;
   /** Post the final report to the alert channel (default true; a CLI on the console prints it itself). */
   announce?: boolean;
   /** The nonce of the Slack confirmation that asked for it (its late clicks then get this panic's report). */
@@ -105,10 +108,13 @@ export class PanicOperation implements PanicAuditor {
     // A WAIT's answer is trusted only for the connection the halt script went out on.
     const generation = connectionGeneration(d.redis);
     const begin = d.panicStore.begin(report, d.instanceId, LEASE_MS);
+    const sent = performance.now();
+    const took = () => Math.round((performance.now() - sent) * 10) / 10;
     let begun: { started: boolean; id: string };
     try {
       begun = await within(begin, HALT_FLAG_TIMEOUT_MS, "Redis");
     } catch (err) {
+      emitStep(input.onStep, { step: "halt", haltFlag: "not_set", ms: took(), error: message(err) }, d.log);
       d.log.error({ err }, "panic: Redis did not take the halt flag; flattening without it");
       // The script may still run (a frozen Redis that wakes up): then this very panic is the one Redis records.
       begin.then(
@@ -118,6 +124,7 @@ export class PanicOperation implements PanicAuditor {
           report.haltedAt = d.now().toISOString();
           report.redisErrors.push("set the halt flag: Redis took it late; it is set now");
           d.log.warn({ panic_id: report.id }, "panic: the halt flag was set late");
+          emitStep(input.onStep, { step: "halt", haltFlag: "set", ms: took(), late: true }, d.log);
         },
         () => {},
       );
@@ -133,6 +140,11 @@ export class PanicOperation implements PanicAuditor {
       void recordConfirmationPanic(d.redis, d.keys, input.confirmation, begun.id).catch((err) =>
         d.log.warn({ err }, "panic: could not record which panic the confirmation started"),
       );
+    emitStep(
+      input.onStep,
+      begun.started ? { step: "halt", haltFlag: "set", ms: took() } : { step: "joined", panicId: begun.id },
+      d.log,
+    );
     if (!begun.started) {
       this.running.delete(report.id);
       start(Promise.resolve(report)); // nobody waits on this id: it never started
@@ -159,7 +171,12 @@ export class PanicOperation implements PanicAuditor {
   }
 
   private runOpts(input: HaltInput, halt?: Promise<HaltReplication | null>) {
-    return { onProgress: input.onProgress, announce: input.announce !== false, ...(halt ? { halt } : {}) };
+    return {
+      onProgress: input.onProgress,
+      onStep: input.onStep,
+      announce: input.announce !== false,
+      ...(halt ? { halt } : {}),
+    };
   }
 
   /** Waits for a panic to finish; takes it over if its owner stopped renewing its lease (crash, restart). */

@@ -86,6 +86,7 @@ export class ReconOperation {
     const { statement, source } = await this.statement(input, recon);
     inputs.push({ source, sha256: statement.sha256 });
     recon.addStatement(statement.statement);
+    input.onProgress?.({ phase: "statement", rows: statement.statement.rows });
 
     // The ledger, streamed; its hash covers exactly what was read.
     const ledgerHash = createHash("sha256");

@@ -84,7 +84,7 @@ describe("tradeguard CLI", () => {
   it("a bad option value is a usage error (exit 2)", async () => {
     const r = await runCli(["paper", "order", "--symbol", "AAPL", "--side", "sideways", "--qty", "1"], env);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--side must be buy or sell/);
+    expect(r.stderr).toMatch(/argument .sideways. is invalid\. Allowed choices are buy, sell/);
   });
 
   it("panic without --yes off a terminal refuses and changes nothing", async () => {

@@ -1,10 +1,9 @@
 // `tradeguard market` and `tradeguard luld`, run in-process through commander (the same program object the CLI
 // builds), with the environment the CLI would read.
 import { randomBytes } from "node:crypto";
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it, vi } from "vitest";
-import { CliExit } from "../../src/cli/context.js";
 import { registerMarket } from "../../src/cli/market.js";
 
 async function cli(args: string[], env: Record<string, string> = {}) {
@@ -100,9 +99,13 @@ describe("tradeguard market --at <ISO-8601> --json", () => {
     expect(r.stderr).toMatch(/Redis unreachable: unscheduled closures \(market:closures\) not consulted/);
   });
 
-  it("an invalid --at is a usage error (exit 2)", async () => {
-    await expect(cli(["market", "--at", "next tuesday", "--offline"])).rejects.toMatchObject({ code: 2 });
-    await expect(cli(["market", "--at", "next tuesday", "--offline"])).rejects.toBeInstanceOf(CliExit);
+  it("an invalid --at is a usage error (commander's, which the CLI ends with exit 2)", async () => {
+    const err = cli(["market", "--at", "next tuesday", "--offline"]);
+    await expect(err).rejects.toBeInstanceOf(CommanderError);
+    await expect(cli(["market", "--at", "next tuesday", "--offline"])).rejects.toMatchObject({
+      code: "commander.invalidArgument",
+      message: expect.stringMatching(/--at <iso>' argument 'next tuesday' is invalid\. expected an ISO-8601 time/),
+    });
   });
 
   it("prints a readable line without --json", async () => {
@@ -207,12 +210,12 @@ describe("tradeguard luld --ref-price P --tier 1|2 --at <ISO-8601> --json", () =
   });
 
   it.each([
-    [["--ref-price", "100", "--tier", "3"], /--tier: expected 1 or 2/],
-    [["--ref-price", "-5", "--tier", "1"], /--ref-price: expected a positive price/],
-    [["--ref-price", "1e3", "--tier", "1"], /--ref-price: expected a positive price/],
-  ])("usage errors exit 2: %s", async (args, msg) => {
+    [["--ref-price", "100", "--tier", "3"], /--tier <tier>' argument '3' is invalid\. Allowed choices are 1, 2/],
+    [["--ref-price", "-5", "--tier", "1"], /--ref-price <price>' argument '-5' is invalid\. expected a positive/],
+    [["--ref-price", "1e3", "--tier", "1"], /--ref-price <price>' argument '1e3' is invalid/],
+  ])("usage errors are commander's (exit 2 through the CLI): %s", async (args, msg) => {
     await expect(cli(["luld", ...args, "--json"])).rejects.toMatchObject({
-      code: 2,
+      code: "commander.invalidArgument",
       message: expect.stringMatching(msg),
     });
   });

@@ -49,9 +49,13 @@ describe("tradeguard recon", () => {
   });
 
   it("exits 2 on usage errors", async () => {
-    expect((await runCli(["recon", "--date", "30/11/2026", "--statement", join(dir, "ok.csv")], env)).code).toBe(2);
-    expect((await recon("--statement", join(dir, "missing.csv"))).code).toBe(2);
-    expect((await recon()).code).toBe(2);
-    expect((await recon("--positions", "p.json")).code).toBe(2);
+    // Independent runs, in parallel (each is a process start).
+    const runs = await Promise.all([
+      runCli(["recon", "--date", "30/11/2026", "--statement", join(dir, "ok.csv")], env),
+      recon("--statement", join(dir, "missing.csv")),
+      recon(),
+      recon("--positions", "p.json"),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2]);
   });
 });

@@ -92,6 +92,6 @@ describe("tradeguard report", () => {
     expect(r.stderr).toMatch(/tradeguard: recon:last: unreadable \(WRONGTYPE/);
     const usage = await runCli(["report", "yearly"], env);
     expect(usage.code).toBe(2);
-    expect(usage.stderr).toContain('the kind is weekly or monthly, not "yearly"');
+    expect(usage.stderr).toMatch(/value 'yearly' is invalid for argument 'kind'\. Allowed choices are weekly, monthly/);
   });
 });

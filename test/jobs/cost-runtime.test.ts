@@ -137,7 +137,7 @@ describe("tradeguard guards run --once --guard cost", () => {
       AWS_ACCESS_KEY_ID: CREDS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDS.secretAccessKey,
     });
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(1); // a critical finding (README: guards run exits 1 on a finding at warn or worse)
     const out = JSON.parse(r.stdout) as { findings: { key: string; severity: string }[] };
     expect(out.findings).toContainEqual(
       expect.objectContaining({ key: `cost:aws:day:${today}`, severity: "critical" }),

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 
 const entry = fileURLToPath(new URL("./cli-entry.ts", import.meta.url));
 /** Node flags that run the CLI from source: tsx, and `@tradeguard/gate` resolved to packages/gate/src (not its dist/). */
-const FROM_SOURCE = ["--conditions=@tradeguard/source", "--import", "tsx"];
+export const FROM_SOURCE = ["--conditions=@tradeguard/source", "--import", "tsx"];
 
 /**
  * Runs `tradeguard <args>` with `env` (added to a minimal environment); resolves with exit code and output. The CLI
