@@ -3,11 +3,14 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import type { Redis } from "ioredis";
 import { anchor, fileCheckpointSink } from "./audit/anchor.js";
 import { type AuditKeys, loadAuditKey } from "./audit/keyfile.js";
 import type { AuditSource } from "./audit/log.js";
 import { AuditLog } from "./audit/log.js";
+import { HOME_SECTION } from "./bot/home-settings.js";
 import { alertView } from "./bot/views/alert.js";
+import type { Broker } from "./brokers/broker.js";
 import { createBrokers } from "./brokers/index.js";
 import { type Config, loadConfig } from "./config.js";
 import { ConfigError } from "./errors.js";
@@ -16,6 +19,7 @@ import { withCost } from "./jobs/cost.js";
 import { declareDrFreshness } from "./jobs/dr-freshness.js";
 import { declareEndpointLatency, withEndpointLatency } from "./jobs/endpoint-latency.js";
 import { budgetSource } from "./jobs/error-budget-source.js";
+import type { Guard } from "./jobs/guard.js";
 import { allGuards } from "./jobs/registry.js";
 import { GuardRunner } from "./jobs/runner.js";
 import { declareS3Drift, withS3Drift } from "./jobs/s3-drift.js";
@@ -33,7 +37,7 @@ import type { Runtime, RuntimeOptions } from "./runtime.js";
 import { bucketOf, S3_SECTIONS, s3Of } from "./s3/config.js";
 import { createSecretStore } from "./secrets/index.js";
 import type { SecretStore } from "./secrets/store.js";
-import { createKeys } from "./state/keys.js";
+import { createKeys, type Keys } from "./state/keys.js";
 import { ModeStore } from "./state/mode.js";
 import { createRedis } from "./state/redis.js";
 
@@ -41,7 +45,9 @@ import { createRedis } from "./state/redis.js";
 export function loadAppConfig(env: Record<string, string | undefined> = process.env): Config {
   return declareDrFreshness(
     declareEndpointLatency(
-      declareS3Drift(loadConfig(env, allGuards, [...S3_SECTIONS, MONITORING_SECTION, ...REPORT_SECTIONS])),
+      declareS3Drift(
+        loadConfig(env, allGuards, [...S3_SECTIONS, MONITORING_SECTION, ...REPORT_SECTIONS, HOME_SECTION]),
+      ),
     ),
   );
 }
@@ -78,16 +84,8 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
     config,
     log,
     metrics,
-    guards:
-      opts.guards ??
-      withEndpointLatency(
-        withSlippage(withCost(withS3Drift(allGuards, config), { redis, keys, config }), { redis, keys }),
-        config,
-        // The adapters are built below (after the secret store); the probe looks them up when it runs.
-        () => deps.brokers,
-        redis,
-        keys,
-      ),
+    // The adapters are built below (after the secret store); the probe looks them up when it runs.
+    guards: opts.guards ?? bindGuards(allGuards, config, { redis, keys, brokers: () => deps.brokers }),
     alerts,
     audit,
     instanceId,
@@ -175,6 +173,28 @@ export async function createRuntime(config: Config, opts: RuntimeOptions): Promi
       redis.disconnect();
     },
   };
+}
+
+/**
+ * `guards` with the probes that need this process's clients bound (S3, Cost Explorer, the ledger cursor, the broker
+ * adapters). A guard the result holds as a different object than `guards` has such a probe (`tradeguard guards run
+ * --at` leaves those out: their probes write or call out).
+ */
+export function bindGuards(
+  // biome-ignore lint/suspicious/noExplicitAny: guards of different config/value types live in one list
+  guards: Guard<any, any, any>[],
+  config: Config,
+  io: { redis: Redis; keys: Keys; brokers: () => readonly Broker[] },
+  // biome-ignore lint/suspicious/noExplicitAny: see above
+): Guard<any, any, any>[] {
+  const { redis, keys } = io;
+  return withEndpointLatency(
+    withSlippage(withCost(withS3Drift(guards, config), { redis, keys, config }), { redis, keys }),
+    config,
+    io.brokers,
+    redis,
+    keys,
+  );
 }
 
 /** Anchoring without S3: checkpoints to a local JSONL file, one at a time. */

@@ -3,6 +3,7 @@
 // too, at the bottom layer, because SlackNotifier must apply them to what operations announce; the Block Kit views
 // build on them (src/bot/views/limits.ts).
 import type { webApi } from "@slack/bolt";
+import type { ContextBlock, KnownBlock } from "@slack/types";
 import type { Logger } from "./log.js";
 
 /** A message for people: `text` is the plain fallback; `blocks` the Block Kit rendering. */
@@ -13,7 +14,7 @@ export interface Announcement {
    */
   text: string;
   /** A view's Block Kit, already escaped and fitted to Slack's limits by the view (fitMessage). */
-  blocks?: unknown[];
+  blocks?: KnownBlock[];
   severity?: "info" | "warn" | "critical";
   /** RUNBOOK.md anchor of the SOP to follow (e.g. "sop-panic"); rendered as a link. */
   sop?: string;
@@ -116,9 +117,9 @@ export function truncate(text: string, max: number): string {
 }
 
 /** At most `max` blocks: the first ones, a context line naming how many were left out, and the last (the SOP). */
-export function capBlocks<B>(blocks: B[], max: number): (B | Record<string, unknown>)[] {
+export function capBlocks(blocks: KnownBlock[], max: number): KnownBlock[] {
   if (blocks.length <= max) return blocks;
-  const note = {
+  const note: ContextBlock = {
     type: "context",
     elements: [
       {
@@ -167,7 +168,7 @@ export class SlackNotifier implements Notifier {
   ) {}
 
   /** Block Kit for an announcement (`text` escaped): a view's blocks, capped in number, or the text as code. */
-  private render(msg: Announcement, text: string): unknown[] | undefined {
+  private render(msg: Announcement, text: string): KnownBlock[] | undefined {
     if (msg.blocks) return capBlocks(msg.blocks, SLACK_LIMITS.messageBlocks);
     if (!msg.sop) return undefined;
     const url = sopLink(this.runbookUrl, msg.sop).replace(/[<>|]/g, encodeURIComponent);
@@ -189,7 +190,7 @@ export class SlackNotifier implements Notifier {
       const res = await this.client.chat.postMessage({
         channel: this.channel,
         text: truncate(text, SLACK_LIMITS.messageText),
-        blocks: this.render(msg, text) as never,
+        blocks: this.render(msg, text),
         unfurl_links: false,
       });
       return { channel: String(res.channel ?? this.channel), ts: String(res.ts ?? "") };

@@ -6,6 +6,7 @@
 import type { Server } from "node:http";
 import { startTransport } from "./bot/app.js";
 import { createFileUploader } from "./bot/files.js";
+import { startHomePublisher } from "./bot/home-publisher.js";
 import { handlers } from "./handlers/index.js";
 import { drReminderJob } from "./jobs/dr-reminder-job.js";
 import { keyRotationJob } from "./jobs/key-rotation-job.js";
@@ -163,6 +164,9 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
   // and checked against the store every minute in case a message was missed while Redis was away.
   const keys = startKeyReload(rt, () => stopped);
 
+  // App Home re-published to whoever opened it when what it shows changes (Slack modes only; src/bot/home-publisher.ts).
+  const home = startHomePublisher(rt);
+
   return {
     async stop() {
       stopped = true;
@@ -172,6 +176,7 @@ export function startServices(rt: Runtime): { stop(): Promise<void> } {
       await rt.guards.stop();
       await jobs.stop();
       await keys.stop();
+      await home?.stop();
       await relay?.close();
     },
   };

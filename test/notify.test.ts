@@ -1,3 +1,4 @@
+import type { KnownBlock } from "@slack/types";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { SlackHandler } from "../src/bot/handler.js";
@@ -106,7 +107,7 @@ describe("SlackNotifier", () => {
     expect(posts[0]!.text).toContain("&lt;algo&gt; &amp; co");
     expect(posts[0]!.text).not.toContain("&amp;lt;");
     expect(posts[0]!.blocks).toEqual(view.blocks);
-    const section = (i: number) => ({ type: "section", text: { type: "mrkdwn", text: `block ${i}` } });
+    const section = (i: number): KnownBlock => ({ type: "section", text: { type: "mrkdwn", text: `block ${i}` } });
     await notifier.announce({ text: "many", blocks: Array.from({ length: 80 }, (_, i) => section(i)) });
     withinLimits(posts[1]!);
     expect(JSON.stringify(posts[1]!.blocks)).toMatch(/31 more blocks/);

@@ -18,7 +18,7 @@ export const panicHandler: SlackHandler = {
       await respond({
         response_type: "ephemeral",
         replace_original: true,
-        ...panicConfirmView(radius!, reason, confirmation),
+        ...panicConfirmView(radius!, reason, confirmation, rt.config.runbookUrl),
       });
     },
   register(app, rt) {

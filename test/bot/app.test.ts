@@ -123,7 +123,8 @@ describe("Slack app through the real Bolt HTTP receiver", () => {
       elements?: { style?: string; action_id: string; value?: string }[];
     }[];
     const text = JSON.stringify(blocks);
-    expect(text).toContain("1 open orders, 1 positions, gross notional 2702.70"); // 10 × 190.25 + 2 × 400.10
+    // The blast-radius table: broker, kind, orders, positions, gross notional (10 × 190.25 + 2 × 400.10, exact).
+    expect(text).toMatch(/paper +paper +1 +1 +2,702\.70/);
     const buttons = blocks.flatMap((b) => b.elements ?? []).filter((e) => e.action_id);
     expect(buttons.filter((b) => b.style === "danger")).toHaveLength(1);
     expect(buttons.find((b) => b.style === "danger")!.action_id).toBe(ids.panicConfirm);

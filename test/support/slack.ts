@@ -137,7 +137,7 @@ export async function startFakeSlack(): Promise<{
     let body: Record<string, unknown> = {};
     if (contentType.includes("json")) body = raw ? JSON.parse(raw) : {};
     else if (!/octet-stream|^image\//.test(contentType)) body = Object.fromEntries(new URLSearchParams(raw));
-    for (const k of ["blocks", "attachments", "files"])
+    for (const k of ["blocks", "attachments", "files", "view"])
       if (typeof body[k] === "string") body[k] = JSON.parse(body[k] as string);
     const call = { path: req.url ?? "", body, bytes, contentType };
     calls.push(call);

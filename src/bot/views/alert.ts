@@ -1,9 +1,10 @@
 // Block Kit for guard alerts: severity, what happened, value vs threshold, since when, the SOP, and Acknowledge.
 // Every field of an alert comes from `alerts:open` in Redis, which other processes write: all of it is escaped.
+import type { Button } from "@slack/types";
 import { type AlertEvent, alertField, alertText, type OpenAlert } from "../../jobs/alerts.js";
 import { sopLink } from "../../notify.js";
 import { ids } from "../ids.js";
-import { code, context, section, userText } from "./common.js";
+import { code, context, section, sopRef, userText } from "./common.js";
 import { type Block, fitMessage } from "./limits.js";
 
 const ICON: Record<string, string> = { info: ":information_source:", warn: ":warning:", critical: ":rotating_light:" };
@@ -42,7 +43,7 @@ export function alertView(
     ),
   ];
   if (!resolved) {
-    const elements: Block[] = [];
+    const elements: Button[] = [];
     if (runbookUrl)
       elements.push({
         type: "button",
@@ -57,7 +58,7 @@ export function alertView(
       value: alertField(a.stream, a.key).slice(0, 2000),
     });
     blocks.push({ type: "actions", elements });
-    if (!runbookUrl) blocks.push(context(`SOP: RUNBOOK.md#${userText(a.sop, 200)} (${code(`/runbook ${a.sop}`)})`));
+    if (!runbookUrl) blocks.push(context(sopRef(undefined, a.sop, "SOP")));
   }
   // The fallback text is built from the escaped fields: Slack renders mentions in `text` too.
   return fitMessage({

@@ -4,7 +4,7 @@ import type { ClearRequest } from "../../ops/clear-store.js";
 import type { PanicReport } from "../../ops/panic-report.js";
 import { ids } from "../ids.js";
 import { code, context, section, sopBlock, userText, who } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { type Block, fitMessage, type SlackMessage } from "./limits.js";
 
 /** Human duration between two instants ("2h 5m"). */
 export function humanDuration(fromIso: string | null, to: Date): string {
@@ -20,7 +20,7 @@ export function clearRequestView(
   lastPanic: PanicReport | null,
   now: Date,
   runbookUrl?: string,
-): { text: string; blocks: Block[] } {
+): SlackMessage {
   const extra = req.approvals.length - 10;
   const approvals =
     req.approvals

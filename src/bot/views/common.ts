@@ -2,23 +2,23 @@
 // esc(): userText() and code() for pieces of a line, who() and channelRef() for mentions. The builders cut their
 // text to Slack's limits (src/notify.ts), with a visible note, so no view can send a block Slack would refuse. Slack's
 // escaping rule, esc(), is in src/notify.ts too: SlackNotifier needs it for what operations announce.
-import { esc, SLACK_LIMITS as LIMITS, truncate } from "../../notify.js";
-import type { Block } from "./limits.js";
+import type { ActionsBlock, ContextBlock, DividerBlock, HeaderBlock, SectionBlock } from "@slack/types";
+import { esc, SLACK_LIMITS as LIMITS, sopLink, truncate } from "../../notify.js";
 
 /** A mrkdwn section (text cut to 3,000 characters; Slack also wants at least one). */
-export const section = (text: string): Block => ({
+export const section = (text: string): SectionBlock => ({
   type: "section",
   text: { type: "mrkdwn", text: truncate(text, LIMITS.sectionText) || " " },
 });
 /** A context line (cut to 2,000 characters). */
-export const context = (text: string): Block => ({
+export const context = (text: string): ContextBlock => ({
   type: "context",
   elements: [{ type: "mrkdwn", text: truncate(text, LIMITS.contextText) || " " }],
 });
 /** A divider. */
-export const divider = (): Block => ({ type: "divider" });
+export const divider = (): DividerBlock => ({ type: "divider" });
 /** A header (plain text, cut to 150 characters). */
-export const header = (text: string): Block => ({
+export const header = (text: string): HeaderBlock => ({
   type: "header",
   text: { type: "plain_text", text: truncate(text, LIMITS.headerText), emoji: true },
 });
@@ -54,13 +54,17 @@ export function link(url: string, label: string): string {
   return `<${url.replace(/[<>|]/g, encodeURIComponent)}|${userText(label, 300)}>`;
 }
 
-/** The URL of a runbook SOP anchor; relative when no runbook_url is configured. */
-export function sopUrl(runbookUrl: string | undefined, anchor: string): string {
-  return `${runbookUrl ?? "RUNBOOK.md"}#${anchor}`;
+/**
+ * An SOP reference for a line of mrkdwn: a link under `runbook_url` when one is configured, else the anchor as
+ * `RUNBOOK.md#anchor` with the `/runbook` command that shows the SOP inline (the repo is not at hand in Slack).
+ */
+export function sopRef(runbookUrl: string | undefined, anchor: string, label: string): string {
+  if (runbookUrl) return link(sopLink(runbookUrl, anchor), label);
+  return `${userText(label, 200)} → ${code(sopLink(undefined, anchor), 200)} · ${code(`/runbook ${anchor.replace(/^sop-/, "")}`, 200)} shows it here`;
 }
 
-/** A link button to an SOP (falls back to text when no absolute runbook URL is configured). */
-export function sopBlock(runbookUrl: string | undefined, anchor: string, label: string): Block {
+/** A link button to an SOP (falls back to text and the /runbook command when no runbook URL is configured). */
+export function sopBlock(runbookUrl: string | undefined, anchor: string, label: string): ActionsBlock | ContextBlock {
   if (runbookUrl) {
     return {
       type: "actions",
@@ -69,10 +73,10 @@ export function sopBlock(runbookUrl: string | undefined, anchor: string, label: 
           type: "button",
           action_id: `open_sop_${anchor}`.slice(0, LIMITS.actionId),
           text: { type: "plain_text", text: truncate(label, LIMITS.buttonText) },
-          url: sopUrl(runbookUrl, anchor),
+          url: sopLink(runbookUrl, anchor),
         },
       ],
     };
   }
-  return context(`SOP: RUNBOOK.md → ${userText(label, 200)} (#${userText(anchor, 200)})`);
+  return context(sopRef(undefined, anchor, label));
 }

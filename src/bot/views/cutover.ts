@@ -3,7 +3,7 @@
 import type { CutoverCheck } from "../../ops/cutover.js";
 import type { Verdict } from "../../ops/cutover-gates.js";
 import { code, context, header, section, sopBlock, userText, who } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { type Block, fitMessage, type SlackMessage } from "./limits.js";
 
 const ICON: Record<Verdict, string> = {
   pass: ":white_check_mark:",
@@ -13,7 +13,7 @@ const ICON: Record<Verdict, string> = {
 };
 
 /** The checklist message. */
-export function cutoverView(c: CutoverCheck, runbookUrl?: string): { text: string; blocks: Block[] } {
+export function cutoverView(c: CutoverCheck, runbookUrl?: string): SlackMessage {
   const blocks: Block[] = [
     header(`Cutover checklist: ${c.ok ? "GO" : "NO-GO"}`),
     section(

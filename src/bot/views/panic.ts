@@ -3,59 +3,125 @@
 import type { BlastRadius } from "../../ops/blast-radius.js";
 import type { PanicReport } from "../../ops/panic-report.js";
 import { ids } from "../ids.js";
-import { code, context, divider, section, sopBlock, userText, who } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { code, context, divider, section, sopBlock, sopRef, userText, who } from "./common.js";
+import { type Block, fitMessage, type SlackMessage } from "./limits.js";
+import { byDecimalDesc, codeTable, groupDigits, sumDecimals } from "./table.js";
 
-/** The ephemeral confirmation: blast radius per broker and exactly one danger button. */
+/** Brokers shown in the blast-radius table; the others are folded into one row (their sums, exact). */
+const TABLE_BROKERS = 20;
+/** Brokers whose problems (a failed live read, orders that cannot be cancelled) are spelled out under the table. */
+const PROBLEM_BROKERS = 8;
+
+/** Characters the problem lines may take in their section (the "and N more" line fits after them). */
+const PROBLEM_ROOM = 2_800;
+
+/** One broker's problems: a live read that failed, orders that cannot be cancelled now. */
+function problemLines(b: BlastRadius["brokers"][number]): string {
+  const out: string[] = [];
+  if (b.error) out.push(`:warning: *${userText(b.broker, 100)}*: could not read live: ${userText(b.error, 300)}`);
+  if (b.notCancellable.length) {
+    const shown = b.notCancellable
+      .slice(0, 5)
+      .map((o) => `${userText(o.id, 80)} ${userText(o.symbol, 40)} (${userText(o.status, 40)})`);
+    const more = b.notCancellable.length > 5 ? ` and ${b.notCancellable.length - 5} more` : "";
+    out.push(
+      `:no_entry: *${userText(b.broker, 100)}*: ${b.notCancellable.length} order(s) cannot be cancelled now: ${shown.join(", ")}${more}`,
+    );
+  }
+  return out.join("\n");
+}
+
+/** The blast radius as a table: per broker orders, positions and gross notional (exact decimals), then the totals. */
+export function blastRadiusTable(radius: BlastRadius): string {
+  const brokers = [...radius.brokers].sort((a, b) => byDecimalDesc(a.grossNotional, b.grossNotional));
+  const row = (b: BlastRadius["brokers"][number]) => [
+    `${b.error ? "⚠ " : ""}${b.broker}`,
+    b.kind,
+    String(b.openOrders),
+    String(b.positions),
+    groupDigits(b.grossNotional),
+  ];
+  const folded = (hidden: readonly string[][]) => {
+    const rest = brokers.slice(brokers.length - hidden.length);
+    const gross = sumDecimals(rest.map((b) => b.grossNotional));
+    return [
+      `… and ${rest.length} more`,
+      "",
+      String(rest.reduce((n, b) => n + b.openOrders, 0)),
+      String(rest.reduce((n, b) => n + b.positions, 0)),
+      gross === null ? "see CLI" : groupDigits(gross),
+    ];
+  };
+  const t = radius.totals;
+  return codeTable(
+    [
+      { title: "Broker", align: "left", max: 24 },
+      { title: "Kind", align: "left", max: 8 },
+      { title: "Orders", align: "right", max: 9 },
+      { title: "Positions", align: "right", max: 9 },
+      { title: "Gross notional", align: "right", max: 24 },
+    ],
+    brokers.map(row),
+    {
+      maxRows: TABLE_BROKERS,
+      rest: folded,
+      footer: [["Total", "", String(t.openOrders), String(t.positions), groupDigits(t.grossNotional)]],
+    },
+  );
+}
+
+/** The ephemeral confirmation: the blast radius per broker as a table, its problems, and exactly one danger button. */
 export function panicConfirmView(
   radius: BlastRadius,
   reason: string,
   confirmation: string,
-): { text: string; blocks: Block[] } {
-  const lines = radius.brokers.map((b) => {
-    const base = `• *${userText(b.broker, 100)}* (${userText(b.kind, 40)}): ${b.openOrders} open orders, ${b.positions} positions, gross notional ${userText(b.grossNotional, 40)}`;
-    const extra: string[] = [];
-    if (b.error) extra.push(`   :warning: could not read live: ${userText(b.error, 300)}`);
-    for (const o of b.notCancellable.slice(0, 10))
-      extra.push(
-        `   :no_entry: order ${userText(o.id, 80)} ${userText(o.symbol, 40)} is ${userText(o.status, 40)}: cannot be cancelled now`,
-      );
-    if (b.notCancellable.length > 10)
-      extra.push(`   … and ${b.notCancellable.length - 10} more orders that cannot be cancelled`);
-    return [base, ...extra].join("\n");
-  });
-  // The token the bot issued for this user's confirmation (src/ops/panic-confirm.ts): ≤ 2,000 characters by design.
-  const value = confirmation;
+  runbookUrl?: string,
+): SlackMessage {
+  const problems = radius.brokers.filter((b) => b.error || b.notCancellable.length);
+  const lines: string[] = [];
+  let room = PROBLEM_ROOM;
+  for (const b of problems.slice(0, PROBLEM_BROKERS)) {
+    const text = problemLines(b);
+    if (text.length > room) break;
+    room -= text.length + 1;
+    lines.push(text);
+  }
+  if (problems.length > lines.length) lines.push(`… and ${problems.length - lines.length} more brokers with problems`);
+  const blocks: Block[] = [
+    section(
+      `:rotating_light: *Confirm PANIC* — reason: _${userText(reason, 1500)}_\nThis sets *mode=halt*, cancels every open order and closes every position on every broker.`,
+    ),
+    section(radius.brokers.length ? `*Blast radius*\n${blastRadiusTable(radius)}` : "_No brokers configured._"),
+  ];
+  if (lines.length) blocks.push(section(lines.join("\n")));
+  blocks.push(
+    context(
+      `Read live at ${userText(radius.readAt, 64)} · ⚠ marks a broker whose live state could not be read · ${sopRef(runbookUrl, "sop-panic", "SOP: Panic")}`,
+    ),
+    {
+      type: "actions",
+      block_id: "panic_confirm_actions",
+      elements: [
+        {
+          type: "button",
+          action_id: ids.panicConfirm,
+          style: "danger",
+          text: { type: "plain_text", text: "HALT AND FLATTEN" },
+          // The token the bot issued for this user's confirmation (src/ops/panic-confirm.ts): ≤ 2,000 characters.
+          value: confirmation,
+        },
+        { type: "button", action_id: ids.panicCancel, text: { type: "plain_text", text: "Cancel" }, value: "cancel" },
+      ],
+    },
+  );
   return fitMessage({
     text: `Confirm PANIC: halt trading and flatten ${radius.totals.openOrders} orders / ${radius.totals.positions} positions`,
-    blocks: [
-      section(
-        `:rotating_light: *Confirm PANIC* — reason: _${userText(reason, 1500)}_\nThis sets *mode=halt*, cancels every open order and closes every position on every broker.`,
-      ),
-      section(lines.join("\n") || "_No brokers configured._"),
-      context(
-        `Totals: ${radius.totals.openOrders} open orders, ${radius.totals.positions} positions, gross notional ${userText(radius.totals.grossNotional, 40)} · read live at ${userText(radius.readAt, 64)}`,
-      ),
-      {
-        type: "actions",
-        block_id: "panic_confirm_actions",
-        elements: [
-          {
-            type: "button",
-            action_id: ids.panicConfirm,
-            style: "danger",
-            text: { type: "plain_text", text: "HALT AND FLATTEN" },
-            value,
-          },
-          { type: "button", action_id: ids.panicCancel, text: { type: "plain_text", text: "Cancel" }, value: "cancel" },
-        ],
-      },
-    ],
+    blocks,
   });
 }
 
 /** The report (progress while RUNNING, then HALT-VERIFIED / HALT-PARTIAL). */
-export function panicReportView(r: PanicReport, runbookUrl?: string): { text: string; blocks: Block[] } {
+export function panicReportView(r: PanicReport, runbookUrl?: string): SlackMessage {
   const icon =
     r.status === "HALT-VERIFIED" ? ":white_check_mark:" : r.status === "RUNNING" ? ":hourglass_flowing_sand:" : ":x:";
   const blocks: Block[] = [

@@ -1,7 +1,7 @@
 // Block Kit for /recon: per broker, running / ok / N mismatches with the top five, and the recon SOP.
 import type { Mismatch, ReconResult } from "../../recon/types.js";
 import { code, context, divider, header, section, sopBlock, userText } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { type Block, fitMessage, type SlackMessage } from "./limits.js";
 
 /** One broker's line of a /recon run. */
 export type ReconLine =
@@ -18,7 +18,7 @@ export function reconView(
   lines: ReconLine[],
   top: (r: ReconResult) => Mismatch[],
   runbookUrl?: string,
-): { text: string; blocks: Block[] } {
+): SlackMessage {
   const blocks: Block[] = [header(`Recon ${date}`)];
   if (lines.length === 0)
     blocks.push(

@@ -2,10 +2,10 @@
 import type { RotateRequest } from "../../ops/rotate-store.js";
 import { ids } from "../ids.js";
 import { code, context, section, sopBlock, userText, who } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { type Block, fitMessage, type SlackMessage } from "./limits.js";
 
 /** The request: broker, old → new key id, who asked and why, Approve (primary) / Reject while it waits. */
-export function rotateRequestView(req: RotateRequest, runbookUrl?: string): { text: string; blocks: Block[] } {
+export function rotateRequestView(req: RotateRequest, runbookUrl?: string): SlackMessage {
   const blocks: Block[] = [
     section(
       `:key: *Key rotation requested* for *${userText(req.broker, 64)}* by ${who(req.requester)}: _${userText(req.reason, 1000)}_\n${code(req.currentKeyId ?? "no current key", 128)} → ${code(req.pendingKeyId, 128)}`,

@@ -2,8 +2,8 @@
 // placeholders would otherwise reach Slack as links.
 import { esc, SLACK_LIMITS, sopLink, truncate } from "../../notify.js";
 import type { Sop } from "../../ops/runbook.js";
-import { code, context, link, section, userText } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { code, context, link, section, sopBlock, userText } from "./common.js";
+import { fitMessage, type SlackMessage } from "./limits.js";
 
 /** Sections an SOP body is shown in at most; the rest is named with its size and left to the link. */
 const MAX_CHUNKS = 12;
@@ -11,7 +11,7 @@ const MAX_CHUNKS = 12;
 const FENCE_ROOM = 8;
 
 /** The list of SOPs with their topics. */
-export function runbookListView(sops: Sop[], runbookUrl?: string): { text: string; blocks: Block[] } {
+export function runbookListView(sops: Sop[], runbookUrl?: string): SlackMessage {
   const lines = sops.map(
     (s) =>
       `• ${runbookUrl ? link(sopLink(runbookUrl, s.anchor), s.title) : `*${userText(s.title, 300)}*`} — ${code(`/runbook ${s.anchor.replace(/^sop-/, "")}`)}`,
@@ -20,7 +20,7 @@ export function runbookListView(sops: Sop[], runbookUrl?: string): { text: strin
 }
 
 /** No SOP stands out for `topic`: the closest ones, each with the command that opens it. */
-export function runbookSuggestView(topic: string, sops: Sop[], runbookUrl?: string): { text: string; blocks: Block[] } {
+export function runbookSuggestView(topic: string, sops: Sop[], runbookUrl?: string): SlackMessage {
   const lines = sops.map(
     (s) =>
       `• ${runbookUrl ? link(sopLink(runbookUrl, s.anchor), s.title) : `*${userText(s.title, 300)}*`} — ${code(`/runbook ${s.anchor.replace(/^sop-/, "")}`)}`,
@@ -53,8 +53,11 @@ function chunks(body: string, size: number): string[] {
     });
 }
 
-/** One SOP: title, steps, link. Slack mrkdwn is close enough to the runbook's markdown for steps and code. */
-export function runbookSopView(sop: Sop, runbookUrl?: string): { text: string; blocks: Block[] } {
+/**
+ * One SOP, inline (title and steps: Slack mrkdwn is close enough to the runbook's markdown for steps and code), then
+ * a button to it under runbook_url, or its place in the repository as `RUNBOOK.md#anchor`.
+ */
+export function runbookSopView(sop: Sop, runbookUrl?: string): SlackMessage {
   const body = esc(sop.body)
     .replace(/\*\*(.+?)\*\*/g, "*$1*")
     .replace(/^```\w*$/gm, "```")
@@ -67,8 +70,17 @@ export function runbookSopView(sop: Sop, runbookUrl?: string): { text: string; b
     blocks: [
       section(`:blue_book: *SOP: ${userText(sop.title, 300)}*`),
       ...shown.map((c) => section(c)),
-      ...(left ? [context(`… ${left.toLocaleString("en-US")} more characters of this SOP: see the link below.`)] : []),
-      context(userText(sopLink(runbookUrl, sop.anchor), 1000)),
+      ...(left
+        ? [
+            context(
+              `… ${left.toLocaleString("en-US")} more characters of this SOP: ${runbookUrl ? "open it with the button below" : `read them in ${code(sopLink(undefined, sop.anchor), 300)}`}.`,
+            ),
+          ]
+        : []),
+      // With runbook_url, a button to the SOP; without it, where it is in the repository (it was shown inline).
+      runbookUrl
+        ? sopBlock(runbookUrl, sop.anchor, "Open in the runbook")
+        : context(code(sopLink(undefined, sop.anchor), 300)),
     ],
   });
 }

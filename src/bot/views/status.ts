@@ -2,7 +2,7 @@
 // escaped and cut to a size that leaves room for the rest, and only who() makes mentions.
 import type { StatusView } from "../../ops/status.js";
 import { code, context, section, userText, who } from "./common.js";
-import { type Block, fitMessage } from "./limits.js";
+import { type Block, fitMessage, type SlackMessage } from "./limits.js";
 
 const MODE_ICON: Record<string, string> = {
   active: ":large_green_circle:",
@@ -20,7 +20,15 @@ const GUARD_ICON: Record<string, string> = {
 };
 
 /** One-screen status summary. */
-export function statusView(s: StatusView): { text: string; blocks: Block[] } {
+export function statusView(s: StatusView): SlackMessage {
+  return fitMessage({
+    text: `Mode: ${userText(s.mode, 20)}${s.reason ? ` (${userText(s.reason, 1000)})` : ""}`,
+    blocks: statusBlocks(s),
+  });
+}
+
+/** The blocks of the summary, before fitting (App Home adds its own around them and fits to its 100 blocks). */
+export function statusBlocks(s: StatusView): Block[] {
   const blocks: Block[] = [
     section(
       `${MODE_ICON[s.mode] ?? ":grey_question:"} Mode *${userText(s.mode, 20)}*${s.since ? ` since ${userText(s.since, 64)}` : ""}${s.actor ? ` by ${who(s.actor)}` : ""}${s.reason ? `\nReason: _${userText(s.reason, 1500)}_` : ""}`,
@@ -103,8 +111,5 @@ export function statusView(s: StatusView): { text: string; blocks: Block[] } {
     );
   const brokers = s.brokers.map((b) => `${userText(b.name, 64)} (${userText(b.kind, 40)})`).join(", ");
   blocks.push(context(`Brokers: ${brokers || "none"}`));
-  return fitMessage({
-    text: `Mode: ${userText(s.mode, 20)}${s.reason ? ` (${userText(s.reason, 1000)})` : ""}`,
-    blocks,
-  });
+  return blocks;
 }
