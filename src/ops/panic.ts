@@ -107,6 +107,9 @@ export class PanicOperation implements PanicAuditor {
     );
     // A WAIT's answer is trusted only for the connection the halt script went out on.
     const generation = connectionGeneration(d.redis);
+    // The `since` the halt script writes: a late halt must keep it, because the halt keeper compares an approved
+    // resume's mode:meta.last_halt with it (a later value would read the resume as older than the halt and undo it).
+    const since = report.haltedAt ?? report.requestedAt;
     const begin = d.panicStore.begin(report, d.instanceId, LEASE_MS);
     const sent = performance.now();
     const took = () => Math.round((performance.now() - sent) * 10) / 10;
@@ -121,7 +124,7 @@ export class PanicOperation implements PanicAuditor {
         (late) => {
           if (!late.started || report.finishedAt) return;
           report.haltFlag = "set";
-          report.haltedAt = d.now().toISOString();
+          report.haltedAt = since;
           report.redisErrors.push("set the halt flag: Redis took it late; it is set now");
           d.log.warn({ panic_id: report.id }, "panic: the halt flag was set late");
           emitStep(input.onStep, { step: "halt", haltFlag: "set", ms: took(), late: true }, d.log);
