@@ -19,7 +19,7 @@ import type { AlertPipeline } from "./alerts.js";
 import type { Finding, Guard, KeyRead, ProbeContext } from "./guard.js";
 import { describeSkipped, EffectRunner } from "./runner/effects.js";
 import { evaluateGuard } from "./runner/evaluate.js";
-import { SOP as LEASE_SOP, TickLeases } from "./runner/lease.js";
+import { SOP as LEASE_SOP, SLOT_TTL_MS, TickLeases } from "./runner/lease.js";
 import { intervalMs, scheduleTicks } from "./runner/schedule.js";
 import { type GuardValues, readSnapshot } from "./runner/snapshot.js";
 
@@ -183,11 +183,18 @@ export class GuardRunner {
   start(): void {
     for (const e of this.entries) {
       if (!e.enabled || e.notConfigured || e.task) continue;
-      e.task = scheduleTicks(e.guard.name, e.schedule, (slot) => {
-        void this.tick([e], slot).catch((err) =>
-          this.deps.log.error({ err, guard: e.guard.name }, "guard tick failed"),
-        );
-      });
+      e.task = scheduleTicks(
+        `guard:${e.guard.name}`,
+        e.schedule,
+        (slot) => {
+          void this.tick([e], slot).catch((err) =>
+            this.deps.log.error({ err, guard: e.guard.name }, "guard tick failed"),
+          );
+        },
+        {
+          onDropped: (slot) => this.deps.log.warn({ guard: e.guard.name, slot }, "guard slot missed long ago: not run"),
+        },
+      );
     }
   }
 
@@ -220,7 +227,11 @@ export class GuardRunner {
    */
   async tick(due: Entry[], slot: string | null): Promise<RunOnceResult> {
     const owner = `${this.deps.instanceId}#${++this.ticks}`;
-    const leases = new TickLeases(this.deps, owner, this.deps.config.guardRunner.leaseMs);
+    const leaseMs = this.deps.config.guardRunner.leaseMs;
+    // A slot's record outlives the next tick of its guard, so that tick can still take it over (an hourly or daily
+    // guard included): twice the interval and the lease, and at least an hour.
+    const ttl = new Map(due.map((e) => [e.guard.name, Math.max(SLOT_TTL_MS, 2 * e.intervalMs + leaseMs)]));
+    const leases = new TickLeases(this.deps, owner, leaseMs, (g) => ttl.get(g) ?? SLOT_TTL_MS);
     const claim = await leases.claim(
       due.map((e) => e.guard.name),
       slot,

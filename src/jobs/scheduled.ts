@@ -4,11 +4,12 @@
 // others watch the slot until it is done, and when its holder died (the lease lapsed) one of them takes it over and
 // runs it — a killed replica delays a recon by about one lease, it never loses it.
 import type { Redis } from "ioredis";
-import cron, { type ScheduledTask } from "node-cron";
+import type { ScheduledTask } from "node-cron";
 import type { AuditLog } from "../audit/log.js";
 import type { Logger } from "../log.js";
 import type { Keys } from "../state/keys.js";
-import { TickLeases } from "./runner/lease.js";
+import { SLOT_TTL_MS, TickLeases } from "./runner/lease.js";
+import { intervalMs, scheduleTicks } from "./runner/schedule.js";
 
 export const JOB_ZONE = "America/New_York";
 /** A job's lease: long enough to ride out a CPU-heavy stretch of a recon, short enough to notice a dead holder soon. */
@@ -42,7 +43,10 @@ export async function runJobSlot(job: ScheduledJob, at: Date, deps: JobDeps): Pr
   const name = `job:${job.name}`;
   const slot = at.toISOString();
   const leaseMs = deps.leaseMs ?? JOB_LEASE_MS;
-  const leases = new TickLeases(deps, `${deps.instanceId}#job`, leaseMs);
+  // The slot's record outlives the job's next firing (a daily recon: two days), so that firing can still run a slot
+  // whose holder died while every other replica was down too.
+  const ttl = Math.max(SLOT_TTL_MS, 2 * intervalMs(job.schedule) + leaseMs);
+  const leases = new TickLeases(deps, `${deps.instanceId}#job`, leaseMs, () => ttl);
   const claim = await leases.claim([name], slot);
   // A slot of this job whose holder died and that nobody took over (every replica was down): run it late.
   for (const l of claim.lapsed)
@@ -88,19 +92,27 @@ async function watch(name: string, slot: string, leases: TickLeases, deps: JobDe
   }
 }
 
-/** Schedules `jobs`; each slot runs on one replica (first to claim it). Returns a stop function. */
+/**
+ * Schedules `jobs`; each slot runs on one replica (first to claim it, or the one that takes over from a dead holder).
+ * A slot this process fired late (blocked past node-cron's tolerance) still runs, up to an hour late.
+ */
 export function scheduleJobs(jobs: ScheduledJob[], deps: JobDeps): { stop(): Promise<void> } {
   let stopped = false;
   const run = { ...deps, stopped: () => stopped };
   const tasks: ScheduledTask[] = jobs.map((job) =>
-    cron.schedule(
+    scheduleTicks(
+      `job:${job.name}`,
       job.schedule,
-      (ctx) => {
-        void runJobSlot(job, ctx?.date ?? new Date(), run).catch((err) =>
+      (slot) => {
+        void runJobSlot(job, new Date(slot), run).catch((err) =>
           deps.log.error({ err, job: job.name }, "scheduled job failed"),
         );
       },
-      { name: `job:${job.name}`, timezone: JOB_ZONE, noOverlap: true },
+      {
+        timezone: JOB_ZONE,
+        maxLateMs: 3_600_000,
+        onDropped: (slot) => deps.log.error({ job: job.name, slot }, "scheduled job missed by over an hour: not run"),
+      },
     ),
   );
   return {

@@ -213,7 +213,7 @@ describe("every guard finding has its SOP in RUNBOOK.md", () => {
   );
 
   it("the runner's own findings (data invalid, guard failed or overran) have their SOPs", () => {
-    const runner = sites(join(JOBS, "runner.ts"));
+    const runner = sites(join(JOBS, "runner", "evaluate.ts"));
     expect(runner.length).toBeGreaterThanOrEqual(2);
     for (const s of runner)
       expect(

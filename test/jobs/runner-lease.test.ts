@@ -198,3 +198,39 @@ describe("guard tick leases", () => {
     expect(runs).toEqual([{ slot: null, replica: "r0" }]);
   });
 });
+
+describe("slot records outlive the guard's next tick (review M2)", () => {
+  const daily = defineGuard({
+    name: "daily",
+    schedule: "0 0 6 * * *",
+    config: z.object({}),
+    reads: () => ({}),
+    evaluate: () => [],
+  });
+
+  it("a daily guard's slot lives two days and a lease: the next day's tick can still take over a dead holder's slot", async () => {
+    const t = await testRuntime({ guards: [daily], yaml: "guards: { daily: {} }\n" });
+    opened.push(t);
+    const slot = "2026-12-01T11:00:00.000Z";
+    const r = t.rt.guards as GuardRunner;
+    await r.tick((r as unknown as { entries: never }).entries, slot);
+    const ttl = await t.rt.redis.pttl(t.rt.keys.guardSlot("daily", slot));
+    expect(ttl).toBeGreaterThan(2 * 86_400_000 - 60_000);
+    // (its lease left guards:leases:daily when the slot was done: nothing lapsed to take over)
+    expect(await t.rt.redis.zscore(leasesKey(t.rt.keys, "daily"), slot)).toBeNull();
+  });
+
+  it("renewals extend the records: a run longer than their TTL keeps them", async () => {
+    const t = await testRuntime();
+    opened.push(t);
+    const leases = new TickLeases({ redis: t.rt.redis, keys: t.rt.keys, log: silentLog }, "me#1", 300, () => 1_000);
+    const slot = "2026-12-01T11:00:00.000Z";
+    expect((await leases.claim(["g"], slot)).mine).toEqual(["g"]);
+    leases.start();
+    await new Promise((r) => setTimeout(r, 1_500)); // past the 1 s TTL, renewed every 100 ms
+    expect(await t.rt.redis.hget(t.rt.keys.guardSlot("g", slot), "state")).toBe("running");
+    await leases.stop();
+    await leases.settle(["g"], slot, "done");
+    expect(await t.rt.redis.hget(t.rt.keys.guardSlot("g", slot), "state")).toBe("done");
+  });
+});

@@ -31,11 +31,11 @@ export async function evaluateGuard(
   const name = e.guard.name;
   const started = performance.now();
   const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
-  const failed = (key: string, title: string, detail: string, sop: string, err: unknown): Evaluation => ({
-    findings: [{ guard: name, key: `${name}:${key}`, severity: "warn", title: `${name}: ${title}`, detail, sop }],
+  const failed = (f: Finding, err: unknown): Evaluation => ({
+    findings: [f],
     actions: [],
     state: "error",
-    detail,
+    detail: f.detail,
     durationMs: elapsed(),
     invalid: read.invalid,
     error: err,
@@ -43,7 +43,15 @@ export async function evaluateGuard(
   });
   if (read.invalid.length) {
     const detail = `Redis holds values this guard cannot read, so it did not evaluate: ${read.invalid.join("; ")}`;
-    return failed("data_invalid", "data invalid", detail, "sop-guard-data-invalid", null);
+    const f: Finding = {
+      guard: name,
+      key: `${name}:data_invalid`,
+      severity: "warn",
+      title: `${name}: data invalid`,
+      detail,
+      sop: "sop-guard-data-invalid",
+    };
+    return failed(f, null);
   }
   try {
     const snapshot: Snapshot = { values: read.values };
@@ -72,6 +80,14 @@ export async function evaluateGuard(
     const actions = findings.flatMap((f) => f.actions ?? []);
     return { findings, actions, state, detail, durationMs, invalid: [], error: null, snapshot };
   } catch (err) {
-    return failed("error", "guard failed", (err as Error)?.message ?? String(err), "sop-guard-error", err);
+    const f: Finding = {
+      guard: name,
+      key: `${name}:error`,
+      severity: "warn",
+      title: `${name}: guard failed`,
+      detail: (err as Error)?.message ?? String(err),
+      sop: "sop-guard-error",
+    };
+    return failed(f, err);
   }
 }

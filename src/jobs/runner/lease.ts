@@ -33,7 +33,7 @@ end
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, 1)
 return {claimed, lapsed[1] or ''}`;
 
-// KEYS: slot hash, leases zset. ARGV: owner, lease ms, slot, max takeovers.
+// KEYS: slot hash, leases zset. ARGV: owner, lease ms, slot, max takeovers, record ttl ms.
 // Returns {1, previous owner} | {0, ''} (the lease is live again: someone took it first) | {-1, state} (not runnable).
 const TAKEOVER = `${NOW}
 local score = redis.call('ZSCORE', KEYS[2], ARGV[3])
@@ -49,12 +49,17 @@ end
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'taken_from', from, 'taken_at', now)
 redis.call('HINCRBY', KEYS[1], 'takeovers', 1)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
 return {1, from}`;
 
-// KEYS: slot hash, leases zset. ARGV: owner, lease ms, slot. 1 while the slot is still this owner's, else 0.
+// KEYS: slot hash, leases zset. ARGV: owner, lease ms, slot, record ttl ms. 1 while the slot is still this owner's,
+// else 0. The records' TTL is extended too: a run longer than it never loses its record.
 const RENEW = `${NOW}
 if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1], 'state') == 'running' then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
   return 1
 end
 return 0`;
@@ -78,8 +83,9 @@ type Scripts = {
     ms: number,
     slot: string,
     max: number,
+    ttl: number,
   ): Promise<unknown>;
-  tgSlotRenew(slotKey: string, leases: string, owner: string, ms: number, slot: string): Promise<number>;
+  tgSlotRenew(slotKey: string, leases: string, owner: string, ms: number, slot: string, ttl: number): Promise<number>;
   tgSlotFinish(slotKey: string, leases: string, owner: string, slot: string, state: string): Promise<number>;
   tgLockRenew(key: string, owner: string, ms: number): Promise<number>;
 };
@@ -108,6 +114,8 @@ export class TickLeases {
     private readonly deps: { redis: Redis; keys: Keys; log: Logger },
     private readonly owner: string,
     private readonly leaseMs: number,
+    /** How long a guard's slot records live (renewals and takeovers extend them): at least its next tick. */
+    private readonly ttlMs: (guard: string) => number = () => SLOT_TTL_MS,
   ) {
     defineScripts(deps.redis);
   }
@@ -117,7 +125,8 @@ export class TickLeases {
     const { redis, keys } = this.deps;
     const p = redis.pipeline() as unknown as Pipe;
     for (const g of guards) {
-      if (slot) p.tgSlotClaim(keys.guardSlot(g, slot), leasesKey(keys, g), this.owner, this.leaseMs, slot, SLOT_TTL_MS);
+      if (slot)
+        p.tgSlotClaim(keys.guardSlot(g, slot), leasesKey(keys, g), this.owner, this.leaseMs, slot, this.ttlMs(g));
       else p.set(keys.guardLock(g), this.owner, "PX", this.leaseMs, "NX");
     }
     const replies = (await p.exec()) ?? [];
@@ -151,6 +160,7 @@ export class TickLeases {
       this.leaseMs,
       slot,
       MAX_TAKEOVERS,
+      this.ttlMs(guard),
     )) as [number, string];
     if (got === 1) {
       this.hold({ kind: "slot", guard, slot });
@@ -225,7 +235,15 @@ export class TickLeases {
     const p = redis.pipeline() as unknown as Pipe;
     for (const h of held) {
       if (h.kind === "lock") p.tgLockRenew(keys.guardLock(h.guard), this.owner, this.leaseMs);
-      else p.tgSlotRenew(keys.guardSlot(h.guard, h.slot), leasesKey(keys, h.guard), this.owner, this.leaseMs, h.slot);
+      else
+        p.tgSlotRenew(
+          keys.guardSlot(h.guard, h.slot),
+          leasesKey(keys, h.guard),
+          this.owner,
+          this.leaseMs,
+          h.slot,
+          this.ttlMs(h.guard),
+        );
     }
     const replies = await p.exec().catch((err: Error) => {
       log.warn({ err }, "guard lease renewal failed (retried at the next renewal)");

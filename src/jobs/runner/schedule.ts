@@ -1,10 +1,6 @@
-// When guards run: node-cron schedules, whose slot (the scheduled time, the same on every replica) names the tick —
-// which replica runs it is runner/lease.ts's business. `claimTick` is the older slot-and-lock claim the scheduled
-// operations (src/jobs/scheduled.ts: recon, key rotation) still use: the slot (`guards:slot:<name>:<slot>`, SET NX)
-// and a lock that expires on its own (`lock:guard:<name>`).
-import type { Redis } from "ioredis";
+// When guards and scheduled jobs run: node-cron schedules, whose slot (the scheduled time, the same on every replica)
+// names the tick — which replica runs it is runner/lease.ts's business.
 import cron, { type ScheduledTask } from "node-cron";
-import type { Keys } from "../../state/keys.js";
 
 /** The interval between the next two runs of a cron schedule. */
 export function intervalMs(schedule: string): number {
@@ -19,43 +15,26 @@ export function intervalMs(schedule: string): number {
 
 /**
  * Schedules `run(slot)` on a cron expression; the slot is the scheduled time (ISO), the same on every replica. A slot
- * node-cron missed (this process was blocked past its tolerance) is still handed to `run`, late: the claim decides
- * whether another replica already ran it.
+ * node-cron missed (this process was blocked past its tolerance) is still handed to `run`, late — the claim decides
+ * whether another replica already ran it — unless it is older than `maxLateMs` (after a suspension of the host,
+ * the slots of the last hour are not all run at once: `onDropped` hears of each one left out).
  */
-export function scheduleTicks(name: string, schedule: string, run: (slot: string) => void): ScheduledTask {
+export function scheduleTicks(
+  name: string,
+  schedule: string,
+  run: (slot: string) => void,
+  opts: { maxLateMs?: number; timezone?: string; onDropped?: (slot: string) => void } = {},
+): ScheduledTask {
+  const maxLateMs = opts.maxLateMs ?? Math.max(2 * intervalMs(schedule), 60_000);
   const task = cron.schedule(schedule, (ctx) => run((ctx?.date ?? new Date()).toISOString()), {
-    name: `guard:${name}`,
+    name,
     noOverlap: true,
+    ...(opts.timezone ? { timezone: opts.timezone } : {}),
   });
-  task.on("execution:missed", (ctx) => run(ctx.date.toISOString()));
+  task.on("execution:missed", (ctx) => {
+    const slot = ctx.date.toISOString();
+    if (Date.now() - ctx.date.getTime() <= maxLateMs) run(slot);
+    else opts.onDropped?.(slot);
+  });
   return task;
-}
-
-/**
- * Claims the tick of each guard in one round trip: the slot (scheduled ticks) and the lock. Returns the names this
- * instance may run now and the names whose lock it took but must give back (slot already run elsewhere).
- */
-export async function claimTick(
-  redis: Redis,
-  keys: Keys,
-  guards: { name: string; lockMs: number }[],
-  slot: string | null,
-  owner: string,
-): Promise<{ mine: string[]; giveBack: string[] }> {
-  const claim = redis.pipeline();
-  for (const g of guards) {
-    if (slot) claim.set(keys.guardSlot(g.name, slot), owner, "PX", 3_600_000, "NX");
-    claim.set(keys.guardLock(g.name), owner, "PX", g.lockMs, "NX");
-  }
-  const claimed = (await claim.exec()) ?? [];
-  const step = slot ? 2 : 1;
-  const mine: string[] = [];
-  const giveBack: string[] = [];
-  guards.forEach((g, i) => {
-    const slotOk = slot ? claimed[i * step]?.[1] === "OK" : true;
-    const lockOk = claimed[i * step + step - 1]?.[1] === "OK";
-    if (slotOk && lockOk) mine.push(g.name);
-    else if (lockOk) giveBack.push(g.name);
-  });
-  return { mine, giveBack };
 }
