@@ -125,7 +125,8 @@ export const redisSectionSchema = z
     replication: z
       .object({
         replicas: z.number().int().min(1).max(16).default(1),
-        wait_ms: z.number().int().min(1).max(60_000).default(1_000),
+        // Below the client's 5 s command timeout (src/state/redis.ts): a longer WAIT would always be given up on.
+        wait_ms: z.number().int().min(1).max(4_000).default(1_000),
         confirm_ms: z.number().int().min(0).max(600_000).default(15_000),
         watch_ms: z.number().int().min(0).max(86_400_000).default(300_000),
       })

@@ -15,8 +15,11 @@ import { auditFields, CONFIRMED, type HaltReplication, type PanicReport } from "
 import type { PanicAuditor } from "./panic-run.js";
 import { message, within } from "./within.js";
 
-/** Pause between two attempts to reach a primary after the halt was not confirmed. */
+/** Pause between two attempts to reach a primary after the halt was not confirmed: doubled each time up to the max. */
 const RETRY_MS = 250;
+const MAX_RETRY_MS = 5_000;
+/** How long the attempts stay quick: a Sentinel failover completes within seconds. */
+const FAST_MS = 15_000;
 /** Bound on one re-assertion or one ROLE (WAIT adds its own timeout). */
 const STEP_MS = 2_000;
 /** How long the panic's record, restored by a re-assertion, is leased (as panic-run's LEASE_MS). */
@@ -150,9 +153,13 @@ export class HaltKeeper {
     };
     // 1. On the connection the halt was written on: replicated, or nothing to replicate to?
     if (apply(await confirmWrite(d, generation), true)) return confirm();
-    // 2. Not confirmed: whatever primary answers next gets the halt again where it was lost, until confirmed.
+    // 2. Not confirmed: whatever primary answers next gets the halt again where it was lost, until confirmed. Quickly
+    // at first (a failover takes seconds), then backing off: each WAIT blocks the shared connection for wait_ms.
+    const fastUntil = Date.now() + FAST_MS;
+    let pause = RETRY_MS;
     while (!this.closed && Date.now() < until) {
-      await sleep(RETRY_MS);
+      await sleep(pause);
+      if (Date.now() > fastUntil) pause = Math.min(pause * 2, MAX_RETRY_MS);
       if (this.closed) return;
       if (d.redis.status === "end") d.redis.connect().catch(() => {}); // a CLI client gives up on its own: not here
       if (d.redis.status !== "ready") continue;
