@@ -6,7 +6,7 @@ import { cliActor } from "../config.js";
 import { ConsoleNotifier } from "../notify.js";
 import { incompleteSteps, reportText } from "../ops/panic-report.js";
 import { CliExit, EXIT, printJson, requireRedis, withRuntime } from "./context.js";
-import { countdown, Progress } from "./progress.js";
+import { countdown, nonBlockingStream, Progress } from "./progress.js";
 import { PanicProgress } from "./progress-panic.js";
 
 async function confirmOnTty(question: string): Promise<boolean> {
@@ -48,14 +48,17 @@ export function registerKillSwitch(program: Command): void {
         // The report is printed here; on the console the alert would only print it a second time.
         const announce = !(rt.notifier instanceof ConsoleNotifier);
         // Progress on stderr: the halt flag the moment it is set, then each broker's steps (src/cli/progress-panic.ts).
+        const stderr = nonBlockingStream();
         const progress = new PanicProgress(
-          new Progress({ json: opts.json }),
+          // Never blocking: a terminal that stops reading must not freeze the flatten (nonBlockingStream).
+          new Progress({ json: opts.json, stream: stderr }),
           rt.brokers.map((b) => b.name),
         );
         progress.start();
         const { report, joined } = await rt.ops.panic
           .halt({ actor, reason: opts.reason, announce, onStep: progress.onStep, onProgress: progress.onProgress })
           .finally(() => progress.done());
+        await stderr.drained(1_000); // the steps before the report, in order
         if (opts.json) printJson({ ...report, joined });
         else process.stdout.write(`${joined ? "(joined the panic already running)\n" : ""}${reportText(report)}\n`);
         // Exit codes (README): 3 when Redis could not take the halt flag, or the panic is not recorded in Redis;

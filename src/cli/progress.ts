@@ -3,6 +3,7 @@
 // redrawn in place, at most every `redrawMs`, and each finished step is printed above it as a line that stays.
 // Anywhere else (a pipe, a file, a CI log, --json) there is no live line and no escape code: one plain line per
 // finished step, nothing more. Colour (the ✓ ✗ ! marks) as colorEnabled (src/log.ts) says: NO_COLOR, FORCE_COLOR, TTY.
+import { write } from "node:fs";
 import { styleText } from "node:util";
 import { colorEnabled } from "../log.js";
 
@@ -200,4 +201,69 @@ export function bar(done: number, total: number | null, elapsedMs: number, unit:
 /** A count with its noun: "1 order", "3 orders", "1,204 positions". */
 export function plural(n: number, noun: string): string {
   return `${int.format(n)} ${noun}${n === 1 ? "" : "s"}`;
+}
+
+/**
+ * A stderr for the panic's progress whose writes never block the event loop. On Linux a write to a terminal is
+ * synchronous: a terminal that stops reading (Ctrl-S, a stalled SSH session) would freeze the process mid-flatten.
+ * Here each chunk goes to the descriptor through libuv's thread pool (fs.write), one at a time and in order; while
+ * one is stuck, at most `maxQueued` chunks wait and older live-line redraws are dropped first (a step line is kept
+ * as long as there is room). `writeFn` is for tests.
+ */
+export function nonBlockingStream(
+  base: Pick<ProgressStream, "isTTY" | "columns"> = process.stderr,
+  fd = 2,
+  maxQueued = 64,
+  writeFn: (fd: number, chunk: string, cb: (err: Error | null) => void) => void = (f, c, cb) =>
+    write(f, c, (err) => cb(err)),
+): ProgressStream & { pending(): number; drained(maxMs: number): Promise<void> } {
+  const queue: string[] = [];
+  let busy = false;
+  let failed: Error | null = null;
+  const listeners: ((err: Error) => void)[] = [];
+  const pump = () => {
+    const next = queue.shift();
+    if (next === undefined || failed) {
+      busy = false;
+      return;
+    }
+    busy = true;
+    writeFn(fd, next, (err) => {
+      if (err) {
+        failed = err;
+        queue.length = 0;
+        for (const l of listeners) l(err);
+      }
+      pump();
+    });
+  };
+  return {
+    get isTTY() {
+      return base.isTTY;
+    },
+    get columns() {
+      return base.columns;
+    },
+    write(chunk: string) {
+      if (failed) return false;
+      if (queue.length >= maxQueued) {
+        // Full: drop the oldest redraw of the live line (it starts with \r), else the oldest chunk.
+        const redraw = queue.findIndex((c) => c.startsWith("\r") && !c.includes("\n"));
+        queue.splice(Math.max(redraw, 0), 1);
+      }
+      queue.push(chunk);
+      if (!busy) pump();
+      return true;
+    },
+    on(_event: "error", listener: (err: Error) => void) {
+      listeners.push(listener);
+      return this;
+    },
+    pending: () => queue.length + (busy ? 1 : 0),
+    /** Resolves once everything queued is written, or after `maxMs` (a terminal that is not reading). */
+    async drained(maxMs: number) {
+      const until = Date.now() + maxMs;
+      while ((busy || queue.length) && !failed && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+    },
+  };
 }
