@@ -301,7 +301,12 @@ export class GuardRunner {
       let detail = r.detail;
       if (r.actions.length) {
         roundTrips++;
-        const skipped = await this.effects.apply(r.entry.guard.name, r.actions, r.read);
+        // One guard's changes failing (Redis away mid-tick) never stops the others' state and alerts.
+        const skipped = await this.effects.apply(r.entry.guard.name, r.actions, r.read).catch((err: Error) => {
+          this.deps.log.error({ err, guard: r.entry.guard.name }, "guard flag changes failed");
+          detail += `; flag changes failed: ${err.message}`;
+          return [];
+        });
         if (skipped.length) detail += `; ${describeSkipped(skipped)}`;
       }
       const run: GuardRun = {

@@ -108,3 +108,34 @@ describe("conditional flag changes", () => {
     ]);
   });
 });
+
+describe("a flag change Redis refuses fails alone (review S6)", () => {
+  it("a WRONGTYPE on one key: the other changes apply and are audited, the failure is audited, nothing throws", async () => {
+    const t = await testRuntime();
+    opened.push(t);
+    const { EffectRunner } = await import("../../src/jobs/runner/effects.js");
+    const effects = new EffectRunner({ redis: t.rt.redis, keys: t.rt.keys, audit: t.rt.audit, log: t.rt.log });
+    const r = (k: string) => t.rt.keys.raw(k);
+    await t.rt.redis.set(r("demo:set"), "not a set"); // a key of the wrong type the guard never read
+    const skipped = await effects.apply("demo", [
+      { op: "set", key: "demo:a", value: "1" },
+      { op: "sadd", key: "demo:set", members: ["x"] },
+      { op: "hset", key: "demo:h", fields: { f: "v" } },
+    ]);
+    expect(skipped).toEqual([]);
+    expect(await t.rt.redis.get(r("demo:a"))).toBe("1");
+    expect(await t.rt.redis.hget(r("demo:h"), "f")).toBe("v");
+    await t.rt.audit.drained();
+    const entries = (await t.rt.redis.xrange(t.rt.keys.auditLog, "-", "+")).map(
+      ([, f]) => JSON.parse(f[1]!) as { action: string; details: Record<string, unknown> },
+    );
+    expect(entries.filter((e) => e.action === "flag.changed").map((e) => e.details.key)).toEqual(["demo:a", "demo:h"]);
+    const failed = entries.filter((e) => e.action === "flag.failed");
+    expect(failed).toHaveLength(1);
+    expect(failed[0]!.details).toMatchObject({
+      op: "sadd",
+      key: "demo:set",
+      error: expect.stringMatching(/WRONGTYPE/),
+    });
+  });
+});

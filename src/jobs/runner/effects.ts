@@ -12,7 +12,7 @@ import type { FlagChange } from "../guard.js";
 // KEYS: the keys the ops touch. ARGV[1]: JSON ops [{op, k (KEYS index), expect?, ...}]; `expect` is the value the
 // guard read (a string, or null: absent) for set/del, or field → value (null: absent) for hset/hdel. Every
 // expectation is checked against the state before the script, then the ops that hold are applied in order. Returns
-// JSON {changed: [op index], skipped: [{i, field?, actual}]} (cjson writes an empty list as {}).
+// JSON {changed: [op index], skipped: [{i, field?, actual}], failed: [{i, error}]} (cjson writes an empty list as {}).
 const APPLY = `
 local ops = cjson.decode(ARGV[1])
 local changed, skipped, stale = {}, {}, {}
@@ -25,21 +25,21 @@ for i, o in ipairs(ops) do
     local key = KEYS[o.k]
     if o.op == 'hset' or o.op == 'hdel' then
       for f, v in pairs(o.expect) do
-        local cur = redis.call('HGET', key, f)
+        local ok, cur = pcall(redis.call, 'HGET', key, f)
+        if not ok then cur = 'unreadable' end
         if not same(cur, v) then stale[i] = {i = i, field = f, actual = cur or cjson.null} break end
       end
     else
-      local cur = redis.call('GET', key)
+      local ok, cur = pcall(redis.call, 'GET', key)
+      if not ok then cur = 'unreadable' end
       if not same(cur, o.expect) then stale[i] = {i = i, actual = cur or cjson.null} end
     end
   end
 end
-for i, o in ipairs(ops) do
-  local key = KEYS[o.k]
+local failed = {}
+local function apply(o, key)
   local c = false
-  if stale[i] then
-    skipped[#skipped + 1] = stale[i]
-  elseif o.op == 'set' then
+  if o.op == 'set' then
     if redis.call('GET', key) ~= o.value then c = true end
     if o.ttl and o.ttl > 0 then redis.call('SET', key, o.value, 'PX', o.ttl) else redis.call('SET', key, o.value) end
   elseif o.op == 'del' then
@@ -59,9 +59,23 @@ for i, o in ipairs(ops) do
   elseif o.op == 'publish' then
     redis.call('PUBLISH', key, o.message)
   end
-  if c then changed[#changed + 1] = i end
+  return c
 end
-return cjson.encode({changed = changed, skipped = skipped})
+for i, o in ipairs(ops) do
+  if stale[i] then
+    skipped[#skipped + 1] = stale[i]
+  else
+    -- One op that fails (WRONGTYPE on a key the guard never read) fails alone: the others still apply and are
+    -- reported, instead of a half-applied script that reports nothing.
+    local ok, c = pcall(apply, o, KEYS[o.k])
+    if not ok then
+      failed[#failed + 1] = {i = i, error = type(c) == 'table' and c.err or tostring(c)}
+    elseif c then
+      changed[#changed + 1] = i
+    end
+  end
+end
+return cjson.encode({changed = changed, skipped = skipped, failed = failed})
 `;
 
 /** What the guard read of the keys it declared (raw Redis values by `<type> <logical key>`): the expectations. */
@@ -134,7 +148,21 @@ export class EffectRunner {
       ...keyList,
       JSON.stringify(ops),
     );
-    const out = JSON.parse(res) as { changed: number[] | object; skipped: Skip[] | object };
+    const out = JSON.parse(res) as {
+      changed: number[] | object;
+      skipped: Skip[] | object;
+      failed?: { i: number; error: string }[] | object;
+    };
+    for (const f of Array.isArray(out.failed) ? out.failed : []) {
+      const action = actions[f.i - 1]!;
+      this.deps.log.error(
+        { guard, action, error: f.error },
+        "flag change failed in Redis; the guard's other changes applied",
+      );
+      await this.deps.audit
+        .append({ actor: `guard:${guard}`, action: "flag.failed", details: { ...action, error: f.error } })
+        .catch((err) => this.deps.log.error({ err }, "audit of a failed flag change failed"));
+    }
     for (const i of Array.isArray(out.changed) ? out.changed : []) {
       const a = actions[i - 1]!;
       await this.deps.audit
