@@ -26,6 +26,8 @@ export function homeKeys(keys: Keys) {
     view: (user: string) => keys.raw(`home:view:${user}`),
     /** Present while a user's republish window is open (PX = republish_interval_ms). */
     window: (user: string) => keys.raw(`home:window:${user}`),
+    /** Slack's hash of the view on the user's tab (views.publish returns it): the next publish must carry it. */
+    hash: (user: string) => keys.raw(`home:hash:${user}`),
   };
 }
 
@@ -88,11 +90,19 @@ async function publishTo(d: HomeDeps, user: string, view: HomeTab, digest: strin
     ),
   );
   if (claim >= 0) return claim;
+  // Slack's optimistic lock: a publish carries the hash of the view it replaces, so an older view still in flight
+  // (a slow or retried call, another replica, the Refresh button) can never land over a newer one: it is refused.
+  const hash = await d.redis.get(k.hash(user)).catch(() => null);
   try {
-    await d.client.views.publish({ user_id: user, view });
+    const res = await d.client.views.publish({ user_id: user, view, ...(hash ? { hash } : {}) });
+    const next = res.view?.hash;
+    if (next) await d.redis.set(k.hash(user), next, "PX", ttlMs).catch(() => {});
   } catch (err) {
-    // Not on their screen after all: forget the digest so the next change (or poll) tries again.
+    // Not on their screen after all: forget the digest so the next change (or poll) tries again — after a
+    // hash_conflict without a hash (the tab changed under us: the next publish is of the state read then).
     await d.redis.del(k.view(user)).catch(() => {});
+    if ((err as { data?: { error?: string } }).data?.error === "hash_conflict")
+      await d.redis.del(k.hash(user)).catch(() => {});
     throw err;
   }
   return 0;

@@ -164,4 +164,42 @@ describe("App Home republishing", () => {
     await p.idle();
     expect(shows(publishes("UALICE", from)[0]!, "refused")).toBe(true);
   });
+
+  it("each publish carries the hash of the view it replaces: an older view in flight is refused (hash_conflict)", async () => {
+    const k = homeKeys(t.rt.keys);
+    await closeWindows();
+    await t.rt.mode.set("active", { reason: "hash one", actor: "U0OPS" });
+    const from = slack.calls.length;
+    const p = new HomePublisher(deps());
+    p.changed();
+    await p.idle();
+    const first = publishes("UALICE", from)[0]!;
+    const stored = await t.rt.redis.get(k.hash("UALICE"));
+    expect(stored).toBeTruthy();
+    // The next publish names the hash Slack returned; Slack's current hash moves on with it.
+    await closeWindows();
+    await t.rt.mode.set("active", { reason: "hash two", actor: "U0OPS" });
+    p.changed();
+    await p.idle();
+    const second = publishes("UALICE", from).find((c) => shows(c, "hash two"))!;
+    expect(second.body.hash).toBe(stored);
+    expect(first.body.hash).not.toBe(stored);
+    // A publish from an older state (a replica holding a stale hash) is refused by Slack, and forgotten here:
+    // the digest and the hash go, so the next poll publishes the state read then, unconditionally.
+    await t.rt.redis.set(k.hash("UALICE"), stored!); // stale: Slack has moved on
+    await t.rt.redis.del(k.view("UALICE"));
+    await closeWindows();
+    await t.rt.mode.set("active", { reason: "hash three", actor: "U0OPS" });
+    p.changed();
+    await p.idle();
+    expect(await t.rt.redis.get(k.view("UALICE"))).toBeNull();
+    expect(await t.rt.redis.get(k.hash("UALICE"))).toBeNull();
+    await closeWindows();
+    const before = slack.calls.length;
+    p.changed();
+    await p.idle();
+    const healed = publishes("UALICE", before).find((c) => shows(c, "hash three"))!;
+    expect(healed.body.hash).toBeUndefined();
+    expect(await t.rt.redis.get(k.hash("UALICE"))).toBeTruthy();
+  });
 });

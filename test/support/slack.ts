@@ -125,6 +125,7 @@ export async function startFakeSlack(): Promise<{
 }> {
   const calls: RecordedCall[] = [];
   const uploads = new Map<string, FakeUpload>();
+  const homeHashes = new Map<string, string>();
   let nextFile = 1;
   const state = { uploadStatus: 200 };
   const waiters: { pred: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
@@ -195,6 +196,16 @@ export async function startFakeSlack(): Promise<{
           files: files.map((f) => ({ id: f.id, title: f.title ?? uploads.get(f.id as string)!.filename })),
         }),
       );
+    }
+    if (call.path.startsWith("/api/views.publish")) {
+      // Slack's optimistic lock: a `hash` that is not the tab's current one is refused (hash_conflict); every
+      // published view gets a new hash, returned with it.
+      const user = String(body.user_id ?? "");
+      if (typeof body.hash === "string" && body.hash !== homeHashes.get(user))
+        return res.end(JSON.stringify({ ok: false, error: "hash_conflict" }));
+      const hash = `${Date.now()}.${randomBytes(4).toString("hex")}`;
+      homeHashes.set(user, hash);
+      return res.end(JSON.stringify({ ok: true, view: { id: `V${user}`, type: "home", hash } }));
     }
     res.end(JSON.stringify({ ok: true }));
   });
