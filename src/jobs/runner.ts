@@ -17,7 +17,7 @@ import type { Keys } from "../state/keys.js";
 import { HASH_FIELD_CHECKS, type KeyProblem, readKeys } from "../state/validate.js";
 import type { AlertPipeline } from "./alerts.js";
 import type { Finding, Guard, KeyRead, ProbeContext } from "./guard.js";
-import { describeSkipped, EffectRunner } from "./runner/effects.js";
+import { describeSkipped, EffectRunner, LeaseLost } from "./runner/effects.js";
 import { evaluateGuard } from "./runner/evaluate.js";
 import { SOP as LEASE_SOP, SLOT_TTL_MS, TickLeases } from "./runner/lease.js";
 import { intervalMs, scheduleTicks } from "./runner/schedule.js";
@@ -269,7 +269,7 @@ export class GuardRunner {
     const names = mine.map((e) => e.guard.name);
     let ok = false;
     try {
-      const r = await this.run(mine, slot, (e) => !leases.isLost(e.guard.name, slot));
+      const r = await this.run(mine, slot, (e) => !leases.isLost(e.guard.name, slot), owner);
       ok = true;
       return r;
     } finally {
@@ -281,7 +281,12 @@ export class GuardRunner {
   }
 
   /** The work of a tick: snapshot → probe/evaluate → effects → alerts → state. `live` drops a guard whose lease lapsed. */
-  private async run(mine: Entry[], slot: string | null, live: (e: Entry) => boolean): Promise<RunOnceResult> {
+  private async run(
+    mine: Entry[],
+    slot: string | null,
+    live: (e: Entry) => boolean,
+    owner: string,
+  ): Promise<RunOnceResult> {
     const { redis, keys } = this.deps;
     let roundTrips = 1;
     const snap = await readSnapshot(redis, keys, mine);
@@ -296,19 +301,32 @@ export class GuardRunner {
     const findings: Finding[] = [];
     const runs: GuardRun[] = [];
     const record = redis.pipeline();
+    const applied: typeof results = [];
     for (const r of results) {
-      findings.push(...r.findings);
       let detail = r.detail;
       if (r.actions.length) {
         roundTrips++;
+        const g = r.entry.guard.name;
+        // Fenced by the tick's claim: a tick that stalled past its lease (another replica runs the slot) applies
+        // nothing — and, dropped here, records and alerts nothing either.
+        const fence = slot
+          ? { kind: "slot" as const, key: keys.guardSlot(g, slot), owner }
+          : { kind: "lock" as const, key: keys.guardLock(g), owner };
         // One guard's changes failing (Redis away mid-tick) never stops the others' state and alerts.
-        const skipped = await this.effects.apply(r.entry.guard.name, r.actions, r.read).catch((err: Error) => {
-          this.deps.log.error({ err, guard: r.entry.guard.name }, "guard flag changes failed");
+        const skipped = await this.effects.apply(g, r.actions, r.read, fence).catch((err: Error) => {
+          if (err instanceof LeaseLost) return null;
+          this.deps.log.error({ err, guard: g }, "guard flag changes failed");
           detail += `; flag changes failed: ${err.message}`;
           return [];
         });
+        if (skipped === null) {
+          this.deps.log.warn({ guard: g, slot, sop: LEASE_SOP }, "guard tick abandoned: lease lost before applying");
+          continue;
+        }
         if (skipped.length) detail += `; ${describeSkipped(skipped)}`;
       }
+      applied.push(r);
+      findings.push(...r.findings);
       const run: GuardRun = {
         name: r.entry.guard.name,
         state: r.state,
@@ -323,7 +341,7 @@ export class GuardRunner {
       this.durations.observe({ guard: run.name }, run.durationMs / 1000);
     }
     const alerts = await this.deps.alerts.processTick(
-      results.map((r) => ({ stream: r.entry.guard.alertStream ?? r.entry.guard.name, findings: r.findings })),
+      applied.map((r) => ({ stream: r.entry.guard.alertStream ?? r.entry.guard.name, findings: r.findings })),
       now,
     );
     roundTrips += 2;

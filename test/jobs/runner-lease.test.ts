@@ -234,3 +234,45 @@ describe("slot records outlive the guard's next tick (review M2)", () => {
     expect(await t.rt.redis.hget(t.rt.keys.guardSlot("g", slot), "state")).toBe("done");
   });
 });
+
+describe("the apply is fenced by the tick's claim (review S3)", () => {
+  let thief: (() => Promise<unknown>) | null = null;
+  const writer = defineGuard({
+    name: "writer",
+    schedule: "* * * * * *",
+    config: z.object({}),
+    reads: () => ({}),
+    probe: async () => {
+      await thief?.(); // another replica takes the slot over while this tick runs, before any renewal noticed
+    },
+    evaluate: () => [
+      {
+        guard: "writer",
+        key: "writer:act",
+        severity: "warn",
+        title: "writer acted",
+        detail: "",
+        sop: "sop-demo",
+        actions: [{ op: "set", key: "demo:written", value: "by the stale tick" }],
+      },
+    ],
+  });
+
+  it("a tick whose slot was taken over before it applied changes nothing, records nothing and alerts nothing", async () => {
+    const t = await testRuntime({ guards: [writer], yaml: "guard_runner: { lease_ms: 30000 }\n" });
+    opened.push(t);
+    const slot = "2026-12-01T11:00:05.000Z";
+    thief = () => t.rt.redis.hset(t.rt.keys.guardSlot("writer", slot), "owner", "other-replica#1");
+    const r = t.rt.guards as GuardRunner;
+    const out = await r.tick((r as unknown as { entries: never }).entries, slot);
+    expect(out.guards).toEqual([]);
+    expect(await t.rt.redis.get(t.rt.keys.raw("demo:written"))).toBeNull();
+    expect(await t.rt.redis.hget(t.rt.keys.guardsState, "writer")).toBeNull();
+    expect(await t.rt.redis.hlen(t.rt.keys.raw("alerts:open"))).toBe(0);
+    // The same tick, not robbed, applies.
+    thief = null;
+    const next = "2026-12-01T11:00:06.000Z";
+    await r.tick((r as unknown as { entries: never }).entries, next);
+    expect(await t.rt.redis.get(t.rt.keys.raw("demo:written"))).toBe("by the stale tick");
+  });
+});

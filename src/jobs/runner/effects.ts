@@ -15,6 +15,20 @@ import type { FlagChange } from "../guard.js";
 // JSON {changed: [op index], skipped: [{i, field?, actual}], failed: [{i, error}]} (cjson writes an empty list as {}).
 const APPLY = `
 local ops = cjson.decode(ARGV[1])
+-- The fence (ARGV[2], JSON or ''): the tick's claim on its slot (a hash owned by it and still running) or its manual
+-- lock (a string holding its owner). A tick that lost it — it stalled past its lease and another replica took over —
+-- applies nothing.
+if ARGV[2] ~= '' then
+  local fence = cjson.decode(ARGV[2])
+  local key = KEYS[fence.k]
+  local ok, mine = pcall(function()
+    if fence.kind == 'slot' then
+      return redis.call('HGET', key, 'owner') == fence.owner and redis.call('HGET', key, 'state') == 'running'
+    end
+    return redis.call('GET', key) == fence.owner
+  end)
+  if not ok or not mine then return cjson.encode({lost = true}) end
+end
 local changed, skipped, stale = {}, {}, {}
 local function same(actual, expected)
   if expected == cjson.null then return actual == false end
@@ -96,6 +110,13 @@ type Scripts = {
   tgGuardRelease(key: string, owner: string): Promise<number>;
 };
 
+/** The tick no longer holds its slot (or lock): another replica took it over; nothing was applied. */
+export class LeaseLost extends Error {
+  constructor(guard: string) {
+    super(`guard ${guard}: the tick lost its slot to another replica before applying; nothing applied`);
+  }
+}
+
 /** Applies guards' flag changes and releases tick locks. */
 export class EffectRunner {
   constructor(private readonly deps: { redis: Redis; keys: Keys; audit: AuditLog; log: Logger }) {
@@ -108,7 +129,12 @@ export class EffectRunner {
    * values of the keys the guard declared), a set/del/hset/hdel of a key it read applies only if the key (the
    * fields) still hold what it read; the others are returned, logged and audited as `flag.skipped`.
    */
-  async apply(guard: string, actions: FlagChange[], read: ReadValues = new Map()): Promise<SkippedChange[]> {
+  async apply(
+    guard: string,
+    actions: FlagChange[],
+    read: ReadValues = new Map(),
+    fence?: { kind: "slot" | "lock"; key: string; owner: string },
+  ): Promise<SkippedChange[]> {
     const keyIndex = new Map<string, number>();
     const keyList: string[] = [];
     const idx = (logical: string) => {
@@ -143,11 +169,18 @@ export class EffectRunner {
           throw new Error(`guard ${guard}: unknown flag change ${JSON.stringify(a)}`);
       }
     });
+    let fenceArg = "";
+    if (fence) {
+      keyList.push(fence.key);
+      fenceArg = JSON.stringify({ kind: fence.kind, k: keyList.length, owner: fence.owner });
+    }
     const res = await (this.deps.redis as Redis & Scripts).tgGuardApply(
       keyList.length,
       ...keyList,
       JSON.stringify(ops),
+      fenceArg,
     );
+    if ((JSON.parse(res) as { lost?: boolean }).lost) throw new LeaseLost(guard);
     const out = JSON.parse(res) as {
       changed: number[] | object;
       skipped: Skip[] | object;
