@@ -276,3 +276,21 @@ describe("the apply is fenced by the tick's claim (review S3)", () => {
     expect(await t.rt.redis.get(t.rt.keys.raw("demo:written"))).toBe("by the stale tick");
   });
 });
+
+describe("a manual run and a scheduled tick of one guard never overlap (review S8)", () => {
+  it("a manual run waits out a running scheduled tick; a scheduled slot leaves a guard under a manual run alone", async () => {
+    const t = await testRuntime();
+    opened.push(t);
+    const deps = { redis: t.rt.redis, keys: t.rt.keys, log: silentLog };
+    const scheduled = new TickLeases(deps, "bot#1", 5_000);
+    expect((await scheduled.claim(["g"], "2026-12-01T11:00:00.000Z")).mine).toEqual(["g"]);
+    const manual = new TickLeases(deps, "cli#1", 5_000);
+    expect((await manual.claim(["g"], null)).mine).toEqual([]); // the scheduled tick is running
+    await scheduled.settle(["g"], "2026-12-01T11:00:00.000Z", "done");
+    expect((await manual.claim(["g"], null)).mine).toEqual(["g"]);
+    // While the manual run holds the lock, the next scheduled slot is not claimed by anyone.
+    const other = new TickLeases(deps, "bot#2", 5_000);
+    expect((await other.claim(["g"], "2026-12-01T11:00:01.000Z")).mine).toEqual([]);
+    expect(await t.rt.redis.exists(t.rt.keys.guardSlot("g", "2026-12-01T11:00:01.000Z"))).toBe(0);
+  });
+});

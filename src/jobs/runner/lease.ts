@@ -19,15 +19,17 @@ export const MAX_TAKEOVERS = 2;
 
 const NOW = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
-// KEYS: slot hash, leases zset. ARGV: owner, lease ms, slot, record ttl ms. Returns {claimed 0|1, a lapsed slot or ''}.
-// A slot key of another type (a replica of an older version claimed it with SET NX) counts as claimed elsewhere.
+// KEYS: slot hash, leases zset, the guard's manual lock. ARGV: owner, lease ms, slot, record ttl ms. Returns {claimed
+// 0|1, a lapsed slot or ''}. A slot key of another type (a replica of an older version claimed it with SET NX) counts
+// as claimed elsewhere. While a manual run holds the guard's lock the slot is left alone: that run is doing its work
+// right now. The lease goes in first, so a leases key of the wrong type fails before a slot is claimed without one.
 const CLAIM = `${NOW}
 local claimed = 0
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'running', 'claimed_at', now)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
   redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[3])
   redis.call('PEXPIRE', KEYS[2], ARGV[4])
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'running', 'claimed_at', now)
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
   claimed = 1
 end
 local lapsed = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now, 'LIMIT', 0, 1)
@@ -71,11 +73,27 @@ redis.call('HSET', KEYS[1], 'state', ARGV[3], 'done_at', now)
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 1`;
 
+// KEYS: the guard's manual lock, its leases zset. ARGV: owner, lease ms. 1 when taken; 0 when another manual run
+// holds it or a scheduled tick of the guard is running (a live lease): the two never overlap.
+const CLAIM_LOCK = `${NOW}
+if redis.call('ZCOUNT', KEYS[2], now, '+inf') > 0 then return 0 end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+return 0`;
+
 // The manual run's guard lock: compare-and-pexpire (renew) and compare-and-delete (release, in effects.ts).
 const RENEW_LOCK = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`;
 
 type Scripts = {
-  tgSlotClaim(slotKey: string, leases: string, owner: string, ms: number, slot: string, ttl: number): Promise<unknown>;
+  tgSlotClaim(
+    slotKey: string,
+    leases: string,
+    lock: string,
+    owner: string,
+    ms: number,
+    slot: string,
+    ttl: number,
+  ): Promise<unknown>;
+  tgLockClaim(lock: string, leases: string, owner: string, ms: number): Promise<number>;
   tgSlotTakeover(
     slotKey: string,
     leases: string,
@@ -89,7 +107,7 @@ type Scripts = {
   tgSlotFinish(slotKey: string, leases: string, owner: string, slot: string, state: string): Promise<number>;
   tgLockRenew(key: string, owner: string, ms: number): Promise<number>;
 };
-type Pipe = Scripts & { set(...a: unknown[]): Pipe; exec(): Promise<[Error | null, unknown][] | null> };
+type Pipe = Scripts & { exec(): Promise<[Error | null, unknown][] | null> };
 
 /** The sorted set of one guard's leased slots (slot → when its lease lapses, epoch ms of Redis's clock). */
 export const leasesKey = (keys: Keys, guard: string) => keys.raw(`guards:leases:${guard}`);
@@ -126,8 +144,16 @@ export class TickLeases {
     const p = redis.pipeline() as unknown as Pipe;
     for (const g of guards) {
       if (slot)
-        p.tgSlotClaim(keys.guardSlot(g, slot), leasesKey(keys, g), this.owner, this.leaseMs, slot, this.ttlMs(g));
-      else p.set(keys.guardLock(g), this.owner, "PX", this.leaseMs, "NX");
+        p.tgSlotClaim(
+          keys.guardSlot(g, slot),
+          leasesKey(keys, g),
+          keys.guardLock(g),
+          this.owner,
+          this.leaseMs,
+          slot,
+          this.ttlMs(g),
+        );
+      else p.tgLockClaim(keys.guardLock(g), leasesKey(keys, g), this.owner, this.leaseMs);
     }
     const replies = (await p.exec()) ?? [];
     const out: Claim = { mine: [], lapsed: [] };
@@ -135,7 +161,7 @@ export class TickLeases {
       const [err, reply] = replies[i] ?? [new Error("no reply"), null];
       if (err) throw err;
       if (!slot) {
-        if (reply !== "OK") return;
+        if (reply !== 1) return;
         this.hold({ kind: "lock", guard: g });
         out.mine.push(g);
         return;
@@ -265,7 +291,8 @@ const defined = new WeakSet<Redis>();
 function defineScripts(redis: Redis): void {
   if (defined.has(redis)) return;
   defined.add(redis);
-  redis.defineCommand("tgSlotClaim", { numberOfKeys: 2, lua: CLAIM });
+  redis.defineCommand("tgSlotClaim", { numberOfKeys: 3, lua: CLAIM });
+  redis.defineCommand("tgLockClaim", { numberOfKeys: 2, lua: CLAIM_LOCK });
   redis.defineCommand("tgSlotTakeover", { numberOfKeys: 2, lua: TAKEOVER });
   redis.defineCommand("tgSlotRenew", { numberOfKeys: 2, lua: RENEW });
   redis.defineCommand("tgSlotFinish", { numberOfKeys: 2, lua: FINISH });
