@@ -13,10 +13,11 @@ export function reconJob(
   return {
     name: "recon",
     schedule,
-    async run(at) {
+    async run(at, signal) {
       const date = nyDate(at);
       if (!isTradingDay(date)) return;
       for (const broker of recon.statementBrokers()) {
+        signal.throwIfAborted(); // the slot went to another replica, which runs the whole recon again
         await recon
           .run({ actor: "tradeguard", date, broker })
           .catch((err) => log.warn({ err, broker, date }, "daily recon could not run"));

@@ -12,8 +12,10 @@ export function reportJob(kind: ReportKind, schedule: string, deps: PublishDeps)
   return {
     name: `report-${kind}`,
     schedule,
-    async run(at) {
+    async run(at, signal) {
       const produced = await produceReport(deps, kind, lastPeriod(kind, at));
+      // Another replica took the slot over while this one stalled: it posts the report, not both.
+      signal.throwIfAborted();
       await publishReport(deps, produced, SYSTEM_ACTOR);
     },
   };

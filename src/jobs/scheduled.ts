@@ -18,8 +18,11 @@ export const JOB_LEASE_MS = 10_000;
 export interface ScheduledJob {
   name: string;
   schedule: string;
-  /** The work of one slot; `at` is the slot's time. */
-  run(at: Date): Promise<void>;
+  /**
+   * The work of one slot; `at` is the slot's time. `signal` aborts when this replica lost the slot (it stalled past
+   * its lease and another replica took over): check it before a side effect others would see twice (a post).
+   */
+  run(at: Date, signal: AbortSignal): Promise<void>;
 }
 
 type JobDeps = {
@@ -60,11 +63,20 @@ export async function runJobSlot(job: ScheduledJob, at: Date, deps: JobDeps): Pr
 /** Runs a slot this instance holds, renewing its lease, and marks it done (or failed: it is not run again). */
 async function runHeld(job: ScheduledJob, at: Date, slot: string, name: string, leases: TickLeases, deps: JobDeps) {
   leases.start();
+  const lost = new AbortController();
+  const watch = setInterval(() => {
+    if (!leases.isLost(name, slot)) return;
+    deps.log.warn({ job: job.name, slot }, "scheduled job: another replica took the slot over; this run stops");
+    lost.abort(new Error("the slot was taken over by another replica"));
+    clearInterval(watch);
+  }, 100);
+  watch.unref();
   let state: "done" | "failed" = "failed";
   try {
-    await job.run(at);
+    await job.run(at, lost.signal);
     state = "done";
   } finally {
+    clearInterval(watch);
     await leases.stop();
     await leases
       .settle([name], slot, state)

@@ -24,17 +24,19 @@ function fakeRecon(brokers: string[]) {
   return { recon, runs };
 }
 
+const live = new AbortController().signal;
+
 describe("daily recon job", () => {
   it("reconciles the New York day for every statement broker on a trading day, and nothing on a holiday", async () => {
     const { recon, runs } = fakeRecon(["alpaca-a", "alpaca-b"]);
     const job = reconJob(recon, "30 17 * * *", silentLog);
-    await job.run(new Date("2026-11-30T22:30:00Z")); // Monday 17:30 New York
+    await job.run(new Date("2026-11-30T22:30:00Z"), live); // Monday 17:30 New York
     expect(runs.map((r) => [r.date, r.broker, r.actor])).toEqual([
       ["2026-11-30", "alpaca-a", "tradeguard"],
       ["2026-11-30", "alpaca-b", "tradeguard"],
     ]);
-    await job.run(new Date("2026-11-26T22:30:00Z")); // Thanksgiving
-    await job.run(new Date("2026-11-28T22:30:00Z")); // Saturday
+    await job.run(new Date("2026-11-26T22:30:00Z"), live); // Thanksgiving
+    await job.run(new Date("2026-11-28T22:30:00Z"), live); // Saturday
     expect(runs).toHaveLength(2);
   });
 
@@ -58,5 +60,19 @@ describe("daily recon job", () => {
     ]);
     expect(ran.filter(Boolean)).toHaveLength(1);
     expect(runs).toHaveLength(1);
+  });
+
+  it("stops before the next broker once the slot went to another replica", async () => {
+    const { recon, runs } = fakeRecon(["alpaca-a", "alpaca-b"]);
+    const job = reconJob(recon, "30 17 * * *", silentLog);
+    const lost = new AbortController();
+    const run = recon.run.bind(recon);
+    recon.run = async (i) => {
+      const r = await run(i);
+      lost.abort(new Error("the slot was taken over by another replica"));
+      return r;
+    };
+    await expect(job.run(new Date("2026-11-30T22:30:00Z"), lost.signal)).rejects.toThrow(/taken over/);
+    expect(runs.map((r) => r.broker)).toEqual(["alpaca-a"]);
   });
 });

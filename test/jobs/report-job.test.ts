@@ -69,7 +69,10 @@ describe("scheduled reports", () => {
 
   it("the slot on the 1st reports on the month that just ended", async () => {
     const { t, deps } = await runtime();
-    await reportJob("monthly", "0 7 1 * *", deps).run(new Date("2026-12-01T12:00:00.000Z"));
+    await reportJob("monthly", "0 7 1 * *", deps).run(
+      new Date("2026-12-01T12:00:00.000Z"),
+      new AbortController().signal,
+    );
     expect(readdirSync(join(t.rt.config.panic.snapshotDir, "reports"))).toEqual([
       "monthly-2026-11-2026-12-07T12-00-05-000Z",
     ]);

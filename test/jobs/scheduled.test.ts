@@ -113,4 +113,30 @@ describe("scheduled jobs: one run per slot, taken over when the holder dies", ()
     expect(runs).toBe(1);
     expect(await t.rt.redis.hget(t.rt.keys.guardSlot("job:boom", AT.toISOString()), "state")).toBe("failed");
   });
+
+  it("a holder that lost its slot (it stalled; another replica took over) sees its signal abort", async () => {
+    const t = await testRuntime();
+    opened.push(t);
+    let aborted: unknown = null;
+    const job: ScheduledJob = {
+      name: "stalled",
+      schedule: "30 17 * * *",
+      run: async (_at, signal) => {
+        // Another replica takes the slot over (as after a stall past the lease): the next renewal finds out.
+        await t.rt.redis.hset(t.rt.keys.guardSlot("job:stalled", AT.toISOString()), "owner", "other#job");
+        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+        aborted = signal.reason;
+      },
+    };
+    const deps = {
+      redis: t.rt.redis,
+      keys: t.rt.keys,
+      log: silentLog,
+      audit: t.rt.audit,
+      instanceId: "r1",
+      leaseMs: 300,
+    };
+    await runJobSlot(job, AT, deps);
+    expect(String(aborted)).toMatch(/taken over/);
+  });
 });
