@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { freePort } from "../test/support/global-setup.js";
 import {
   type Benchmark,
+  builtEnv,
   cacheDir,
   fmtMs,
   fmtRatio,
@@ -113,7 +114,7 @@ async function startOnce(
   const t0 = performance.now();
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: REPO,
-    env: { ...process.env, ...env },
+    env: builtEnv(env),
     stdio: "ignore",
   });
   try {

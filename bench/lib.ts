@@ -147,6 +147,15 @@ export function log(text: string): void {
 }
 
 /** Prints one indented report line of the running benchmark. */
+/**
+ * The environment for a child that runs the BUILT code (bench/.cache/build): `npm run bench` resolves
+ * @tradeguard/gate to its TypeScript source through NODE_OPTIONS, which plain node cannot load.
+ */
+export function builtEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const opts = (process.env.NODE_OPTIONS ?? "").replace(/--conditions=@tradeguard\/source/g, "").trim();
+  return { ...process.env, NODE_OPTIONS: opts, ...extra };
+}
+
 export function say(line = ""): void {
   progress.write(`  ${line}\n`);
 }

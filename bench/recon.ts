@@ -15,6 +15,7 @@ import { CSV_COLUMNS } from "../src/recon/statement-csv.js";
 import { ensureBuild } from "./bot-start.js";
 import {
   type Benchmark,
+  builtEnv,
   cacheDir,
   fmtInt,
   fmtRate,
@@ -173,7 +174,7 @@ process.stdout.write(JSON.stringify({ ms, items, rssMb: Number(hwm?.[1]) / 1024,
     ["--input-type=module", "-e", code, files.ledger, files.statement, DATE, mode],
     {
       cwd: build,
-      env: { ...process.env, ...env },
+      env: builtEnv(env),
       maxBuffer: 1 << 20,
     },
   );

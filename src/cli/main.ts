@@ -26,8 +26,14 @@ import { registerStatus } from "./status.js";
 
 /** The version of the installed package (package.json sits two levels above both src/cli and dist/cli). */
 export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
-  return pkg.version ?? "unknown";
+  try {
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown"; // a build copied without its package.json: every other command still works
+  }
 }
 
 const ROOT_HELP = `
