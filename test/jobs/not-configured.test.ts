@@ -64,7 +64,7 @@ describe("guards that need a declaration", () => {
 
   it("Slack mode warns at start-up naming the key; local mode only informs", async () => {
     for (const [env, level] of [
-      [{ SLACK_BOT_TOKEN: "xoxb-test-not-a-real-token", SLACK_SIGNING_SECRET: "test-signing-secret" }, 40],
+      [{ SLACK_BOT_TOKEN: "xoxb-fake", SLACK_SIGNING_SECRET: "test-signing-secret" }, 40],
       [{}, 30],
     ] as const) {
       const { log, lines } = captureLog();
