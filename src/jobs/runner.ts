@@ -9,7 +9,7 @@ import type { ScheduledTask } from "node-cron";
 import type { Counter, Gauge, Histogram } from "prom-client";
 import type { AuditLog } from "../audit/log.js";
 import type { Config } from "../config.js";
-import { ConfigError } from "../errors.js";
+import { ConfigError, UserInputError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
 import type { GuardState, GuardStatus } from "../ops/deps.js";
@@ -217,7 +217,26 @@ export class GuardRunner {
       );
     if (opts.guard && selected[0]!.notConfigured)
       throw new ConfigError(`guards.${opts.guard}: ${selected[0]!.notConfigured}`);
-    return this.tick(selected, null);
+    // A guard another run holds right now (a scheduled tick, another `guards run`) is waited for, not skipped: the
+    // operator asked for its answer. Bounded by the longest guard budget and a lease.
+    const deadline =
+      Date.now() + Math.max(0, ...selected.map((e) => e.timeoutMs)) + this.deps.config.guardRunner.leaseMs;
+    const out: RunOnceResult = { findings: [], guards: [], unreadable: [] };
+    let pending = selected;
+    for (;;) {
+      const r = await this.tick(pending, null);
+      out.findings.push(...r.findings);
+      out.guards.push(...r.guards);
+      out.unreadable.push(...r.unreadable.filter((u) => !out.unreadable.some((o) => o.key === u.key)));
+      const ran = new Set(r.guards.map((g) => g.name));
+      pending = pending.filter((e) => !ran.has(e.guard.name));
+      if (pending.length === 0) return out;
+      if (Date.now() > deadline)
+        throw new UserInputError(
+          `${pending.map((e) => e.guard.name).join(", ")}: being run by another process (a scheduled tick or another guards run) for longer than expected; try again`,
+        );
+      await new Promise((res) => setTimeout(res, 100));
+    }
   }
 
   /**

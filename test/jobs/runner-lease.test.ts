@@ -185,17 +185,20 @@ describe("guard tick leases", () => {
       const first = a!.rt.guards.runOnce({ guard: "counted" });
       while ((await a!.rt.redis.get(a!.rt.keys.guardLock("counted"))) === null)
         await new Promise((r) => setTimeout(r, 10));
-      // Past the lease's length the lock is still held (renewed), so a second manual run elsewhere does nothing.
-      while (runs.length === 0) {
-        expect((await b!.rt.guards.runOnce({ guard: "counted" })).guards).toEqual([]);
-        await new Promise((r) => setTimeout(r, LEASE_MS / 2));
-      }
+      // Past the lease's length the lock is still held (renewed): a second manual run elsewhere waits for it, and
+      // runs only once the first is done — never both at once.
+      const second = b!.rt.guards.runOnce({ guard: "counted" });
       expect((await first).guards).toHaveLength(1);
+      expect(runs).toEqual([{ slot: null, replica: "r0" }]);
+      expect((await second).guards).toHaveLength(1);
     } finally {
       probeMs = 0;
     }
     expect(await a!.rt.redis.get(a!.rt.keys.guardLock("counted"))).toBeNull();
-    expect(runs).toEqual([{ slot: null, replica: "r0" }]);
+    expect(runs).toEqual([
+      { slot: null, replica: "r0" },
+      { slot: null, replica: "r1" },
+    ]);
   });
 });
 
@@ -292,5 +295,22 @@ describe("a manual run and a scheduled tick of one guard never overlap (review S
     const other = new TickLeases(deps, "bot#2", 5_000);
     expect((await other.claim(["g"], "2026-12-01T11:00:01.000Z")).mine).toEqual([]);
     expect(await t.rt.redis.exists(t.rt.keys.guardSlot("g", "2026-12-01T11:00:01.000Z"))).toBe(0);
+  });
+});
+
+describe("a manual run waits for a guard another run holds", () => {
+  it("two `guards run --once` at the same moment both get the guard's answer, one after the other", async () => {
+    const [a] = await replicas(1);
+    const r = a!.rt.guards as GuardRunner;
+    probeMs = 300;
+    try {
+      runs.length = 0;
+      const [x, y] = await Promise.all([r.runOnce({ guard: "counted" }), r.runOnce({ guard: "counted" })]);
+      expect(x.guards.map((g) => g.name)).toEqual(["counted"]);
+      expect(y.guards.map((g) => g.name)).toEqual(["counted"]);
+      expect(runs.filter((x) => x.slot === null)).toHaveLength(2);
+    } finally {
+      probeMs = 0;
+    }
   });
 });

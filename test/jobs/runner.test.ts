@@ -192,13 +192,18 @@ describe("GuardRunner", () => {
     expect((evaluations.level ?? 0) - before).toBe(2);
   });
 
-  it("a replica that died holding the lock does not block later ticks (the lock expires)", async () => {
+  it("a replica that died holding the lock does not block a manual run: it waits for the lock to expire, then runs", async () => {
     const t = await runtime([levelGuard]);
     await t.rt.redis.set(t.rt.keys.guardLock("level"), "dead-replica", "PX", 150);
-    expect((await t.rt.guards.runOnce()).guards).toEqual([]);
-    await new Promise((r) => setTimeout(r, 200));
     expect((await t.rt.guards.runOnce()).guards).toHaveLength(1);
+    expect(await t.rt.redis.get(t.rt.keys.guardLock("level"))).toBeNull();
   });
+
+  it("a lock held past the wait (the guard's budget and a lease) is a clear refusal", async () => {
+    const t = await runtime([levelGuard]);
+    await t.rt.redis.set(t.rt.keys.guardLock("level"), "stuck-replica", "PX", 60_000);
+    await expect(t.rt.guards.runOnce({ guard: "level" })).rejects.toThrow(/level: being run by another process/);
+  }, 30_000);
 
   it("reports a guard as stale when it has not run for three intervals", async () => {
     let clock = new Date("2026-11-25T16:00:00Z");
