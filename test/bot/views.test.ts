@@ -14,6 +14,7 @@ import type { ClearRequest } from "../../src/ops/clear-store.js";
 import type { PanicReport } from "../../src/ops/panic-report.js";
 import type { StatusView } from "../../src/ops/status.js";
 import { blockKitViolations, renderedTexts } from "../support/block-kit-limits.js";
+import { report as reportFixture } from "./views/fixtures.js";
 
 const radius: BlastRadius = {
   readAt: "2026-11-25T14:30:00.000Z",
@@ -39,34 +40,8 @@ const radius: BlastRadius = {
   ],
   totals: { openOrders: 3, positions: 2, grossNotional: "12500.40" },
 };
-const report: PanicReport = {
-  id: "p20261125T143000Z-abc123",
-  status: "HALT-PARTIAL",
-  reason: "runaway <algo> & co",
-  actor: "U0TRADER",
-  requestedAt: "2026-11-25T14:30:00.000Z",
-  haltedAt: "2026-11-25T14:30:00.001Z",
-  finishedAt: "2026-11-25T14:30:03.000Z",
-  durationMs: 3000,
-  haltFlag: "set",
-  brokers: [
-    {
-      broker: "alpaca",
-      kind: "alpaca",
-      verified: false,
-      cancelled: [{ ref: "o-1", ok: true, status: 200 }],
-      closed: [{ ref: "GME", ok: false, status: 403, reason: "insufficient qty available" }],
-      remaining: { orders: [], positions: [{ symbol: "GME", qty: "-7" }] },
-      errors: ["GME: insufficient qty available"],
-      rounds: 3,
-      durationMs: 2900,
-    },
-  ],
-  snapshot: "/var/lib/tradeguard/snapshots/x.json",
-  snapshotError: null,
-  redisErrors: [],
-  attempts: 1,
-};
+// The shared fixture (test/bot/views/fixtures.ts), with a reason that must be escaped.
+const report: PanicReport = reportFixture({ reason: "runaway <algo> & co" });
 const status: StatusView = {
   mode: "halt",
   reason: "drill",
