@@ -2,6 +2,10 @@
 // positions whichever endpoint a call reaches, as a primary and a backup route to one Alpaca account would show them.
 // Each endpoint can be made slow, failing (an HTTP status) or hung (no answer at all) on every route.
 
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { order, position } from "../support/alpaca.js";
 import { AlpacaServer, type Handler } from "../support/alpaca-server.js";
 
@@ -100,4 +104,31 @@ export async function alpacaEndpoint(account: AlpacaAccount): Promise<AlpacaEndp
       }),
     );
   return ep;
+}
+
+/**
+ * A CLI set-up with one Alpaca broker `alp` on two local endpoints sharing one account (primary, backup): its own
+ * home, YAML and key prefix, on the test Redis.
+ */
+export async function twoEndpointCli(
+  tag: string,
+  redisUrl: string,
+): Promise<{ primary: AlpacaEndpoint; backup: AlpacaEndpoint; env: Record<string, string>; close(): Promise<void> }> {
+  const account = new AlpacaAccount();
+  const [primary, backup] = await Promise.all([alpacaEndpoint(account), alpacaEndpoint(account)]);
+  const home = mkdtempSync(join(tmpdir(), `tg-${tag}-cli-`));
+  const config = join(home, "tradeguard.yaml");
+  writeFileSync(
+    config,
+    `brokers:\n  - { name: alp, kind: alpaca, endpoints: ["${primary.url}", "${backup.url}"], key_id_env: K, secret_key_env: S }\n`,
+  );
+  const env = {
+    TRADEGUARD_HOME: home,
+    TRADEGUARD_CONFIG: config,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: `t${randomBytes(5).toString("hex")}:`,
+    K: "PKTEST",
+    S: "secret",
+  };
+  return { primary, backup, env, close: async () => void (await Promise.all([primary.close(), backup.close()])) };
 }

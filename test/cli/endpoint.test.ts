@@ -1,12 +1,8 @@
 // `tradeguard endpoint` as an operator runs it (separate processes, one Redis, two local Alpaca endpoints): `use`
 // switches and `list --json` shows it, exit 2 for an endpoint that is not the broker's, exit 3 when Redis is
 // unreachable (src/cli/context.ts).
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { AlpacaAccount, type AlpacaEndpoint, alpacaEndpoint } from "../brokers/alpaca-endpoints.js";
+import { type AlpacaEndpoint, twoEndpointCli } from "../brokers/alpaca-endpoints.js";
 import { runCli } from "../support/cli.js";
 import { freePort } from "../support/global-setup.js";
 
@@ -14,27 +10,12 @@ let primary: AlpacaEndpoint;
 let backup: AlpacaEndpoint;
 let env: Record<string, string>;
 
+let close: () => Promise<void>;
+
 beforeAll(async () => {
-  const account = new AlpacaAccount();
-  [primary, backup] = await Promise.all([alpacaEndpoint(account), alpacaEndpoint(account)]);
-  const home = mkdtempSync(join(tmpdir(), "tg-endpoint-cli-"));
-  const config = join(home, "tradeguard.yaml");
-  writeFileSync(
-    config,
-    `brokers:\n  - { name: alp, kind: alpaca, endpoints: ["${primary.url}", "${backup.url}"], key_id_env: K, secret_key_env: S }\n`,
-  );
-  env = {
-    TRADEGUARD_HOME: home,
-    TRADEGUARD_CONFIG: config,
-    REDIS_URL: inject("redisUrl"),
-    REDIS_PREFIX: `t${randomBytes(5).toString("hex")}:`,
-    K: "PKTEST",
-    S: "secret",
-  };
+  ({ primary, backup, env, close } = await twoEndpointCli("endpoint", inject("redisUrl")));
 });
-afterAll(async () => {
-  await Promise.all([primary.close(), backup.close()]);
-});
+afterAll(() => close());
 
 describe("tradeguard endpoint", () => {
   it("use switches (exit 0, the outcome as JSON) and list shows the active endpoint", async () => {

@@ -1,41 +1,22 @@
 // `tradeguard soak` as an operator runs it: with --json, stdout is the report object and nothing else; on a terminal a
 // progress bar goes to stderr and the table to stdout; exit 1 when reads failed. Durations: exactly one of --minutes
 // and --seconds (a usage error, exit 2, otherwise).
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { soakDuration } from "../../src/cli/soak.js";
 import { UsageError } from "../../src/errors.js";
-import { AlpacaAccount, type AlpacaEndpoint, alpacaEndpoint } from "../brokers/alpaca-endpoints.js";
+import { type AlpacaEndpoint, twoEndpointCli } from "../brokers/alpaca-endpoints.js";
 import { runCli, runCliOnTty } from "../support/cli.js";
 
 let primary: AlpacaEndpoint;
 let backup: AlpacaEndpoint;
 let env: Record<string, string>;
 
+let close: () => Promise<void>;
+
 beforeAll(async () => {
-  const account = new AlpacaAccount();
-  [primary, backup] = await Promise.all([alpacaEndpoint(account), alpacaEndpoint(account)]);
-  const home = mkdtempSync(join(tmpdir(), "tg-soak-cli-"));
-  const config = join(home, "tradeguard.yaml");
-  writeFileSync(
-    config,
-    `brokers:\n  - { name: alp, kind: alpaca, endpoints: ["${primary.url}", "${backup.url}"], key_id_env: K, secret_key_env: S }\n`,
-  );
-  env = {
-    TRADEGUARD_HOME: home,
-    TRADEGUARD_CONFIG: config,
-    REDIS_URL: inject("redisUrl"),
-    REDIS_PREFIX: `t${randomBytes(5).toString("hex")}:`,
-    K: "PKTEST",
-    S: "secret",
-  };
+  ({ primary, backup, env, close } = await twoEndpointCli("soak", inject("redisUrl")));
 });
-afterAll(async () => {
-  await Promise.all([primary.close(), backup.close()]);
-});
+afterAll(() => close());
 
 describe("tradeguard soak", () => {
   it("--json prints only the report object; a failing endpoint makes it exit 1", async () => {
