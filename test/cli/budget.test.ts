@@ -1,38 +1,24 @@
 // `tradeguard budget` as an operator runs it: the budgets as JSON, lifting a policy that is not in force refused, and
 // clearing what an SLO taken out of the config left behind.
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { recordSloEvents } from "../../src/jobs/error-budget-math.js";
-import { runCli } from "../support/cli.js";
+import { cliDesk, runCli } from "../support/cli.js";
 
 let env: Record<string, string>;
 let redis: Redis;
 let prefix: string;
 
+let close: () => Promise<void>;
+
 beforeAll(() => {
-  const home = mkdtempSync(join(tmpdir(), "tg-budget-"));
-  prefix = `t${randomBytes(5).toString("hex")}:`;
-  writeFileSync(
-    join(home, "c.yml"),
+  ({ env, redis, prefix, close } = cliDesk(
+    "budget",
     "guards:\n  error_budget:\n    slos: [{ name: fills, target: 99, period_days: 7, policy: reduce_only, strategies: [momo] }]\n",
-  );
-  env = {
-    TRADEGUARD_HOME: home,
-    TRADEGUARD_CONFIG: join(home, "c.yml"),
-    REDIS_URL: inject("redisUrl"),
-    REDIS_PREFIX: prefix,
-  };
-  redis = new Redis(inject("redisUrl"));
+    inject("redisUrl"),
+  ));
 });
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
+afterAll(() => close());
 
 describe("tradeguard budget", () => {
   it("status --json shows the budget left from what trading processes wrote", async () => {

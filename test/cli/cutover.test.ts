@@ -1,39 +1,25 @@
 // `tradeguard cutover` and `tradeguard approve g…` as operators run them: check exits 0 only when every gate passes,
 // enable is refused (exit 1, the gates printed) until then, the requester cannot approve, someone else's approval
 // enables the asset class (the flag in Redis), disable removes it.
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { runCli } from "../support/cli.js";
+import { cliDesk, runCli } from "../support/cli.js";
 
 let env: Record<string, string>;
 let redis: Redis;
 let prefix: string;
 let id: string;
 
+let close: () => Promise<void>;
+
 beforeAll(() => {
-  const home = mkdtempSync(join(tmpdir(), "tg-cutover-"));
-  prefix = `t${randomBytes(5).toString("hex")}:`;
-  writeFileSync(
-    join(home, "c.yml"),
+  ({ env, redis, prefix, close } = cliDesk(
+    "cutover",
     "roles: { clear: [cli:ops], approve: [cli:ops, cli:alice] }\ncutover:\n  gates: { recon: false, time_sync: false, quotas: false, error_budgets: false, key_rotation: false }\n",
-  );
-  env = {
-    TRADEGUARD_HOME: home,
-    TRADEGUARD_CONFIG: join(home, "c.yml"),
-    REDIS_URL: inject("redisUrl"),
-    REDIS_PREFIX: prefix,
-  };
-  redis = new Redis(inject("redisUrl"));
+    inject("redisUrl"),
+  ));
 });
-afterAll(async () => {
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
-});
+afterAll(() => close());
 
 // The steps build on each other (one desk, one Redis prefix); each spawn is a separate process, so they are split.
 describe("tradeguard cutover", () => {

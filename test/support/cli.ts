@@ -1,6 +1,11 @@
 // Spawns the tradeguard CLI as a separate process, the way an operator runs it.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Redis } from "ioredis";
 
 const entry = fileURLToPath(new URL("./cli-entry.ts", import.meta.url));
 /** Node flags that run the CLI from source: tsx, and `@tradeguard/gate` resolved to packages/gate/src (not its dist/). */
@@ -105,4 +110,31 @@ export function runCliOnTty(
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, output }));
   });
+}
+
+/**
+ * A desk for CLI tests: its own home with `yaml` as TRADEGUARD_CONFIG, a fresh key prefix on the test Redis, and a
+ * client to seed and inspect it; `close()` removes the prefix's keys.
+ */
+export function cliDesk(tag: string, yaml: string, redisUrl: string) {
+  const home = mkdtempSync(join(tmpdir(), `tg-${tag}-`));
+  const prefix = `t${randomBytes(5).toString("hex")}:`;
+  writeFileSync(join(home, "c.yml"), yaml);
+  const env = {
+    TRADEGUARD_HOME: home,
+    TRADEGUARD_CONFIG: join(home, "c.yml"),
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: prefix,
+  };
+  const redis = new Redis(redisUrl);
+  return {
+    env,
+    redis,
+    prefix,
+    async close() {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
 }
